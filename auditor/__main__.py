@@ -1,0 +1,5 @@
+"""`python -m auditor` == the `auditor` console script."""
+
+from .cli import main
+
+main()

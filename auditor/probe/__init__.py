@@ -1,0 +1,1 @@
+"""Behavioural probing: load a model safely, run batched generation, detect and count."""

