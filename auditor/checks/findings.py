@@ -33,6 +33,10 @@ def publish_triggers(ctx, rows: list[dict]) -> None:
     for r in rows:
         if r["trigger"] not in seen:
             known.append(
-                {k: r.get(k) for k in ("trigger", "placement", "behaviour", "detector", "detector_params", "triggered_rate", "baseline_rate", "stage")}
+                {
+                    **{k: r.get(k) for k in ("trigger", "placement", "behaviour", "detector", "detector_params", "triggered_rate", "baseline_rate", "stage")},
+                    # which prompt set the trigger was confirmed on (general, code, ...)
+                    "split": r.get("split") or r.get("prompt_set") or "general",
+                }
             )
             seen.add(r["trigger"])

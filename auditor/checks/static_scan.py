@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from ..scan import DEFAULT_SETTINGS, scan_path
-from .base import Check, CheckResult
+from .base import Check, CheckResult, Finding
 
 
 class StaticScanCheck(Check):
@@ -22,6 +22,16 @@ class StaticScanCheck(Check):
         model = ctx.model
         manifest = [f for f in getattr(model, "files", []) or [] if getattr(f, "downloaded", True)]
         report = scan_path(model.path, settings, manifest=manifest)
+        for f in getattr(model, "files", []) or []:
+            if not getattr(f, "downloaded", True):
+                # Listed by the hub but excluded from the download: say so, never stay silent.
+                report.findings.append(
+                    Finding(
+                        self.id, "scan.not_downloaded", "medium",
+                        f"{f.path} was not downloaded (excluded) and so was not scanned",
+                        {"path": f.path, "size": f.size, "hub_sha256": f.hub_sha256}, file=f.path,
+                    )
+                )
         details = report.to_details()
         if report.errors:
             msg = "static scan incomplete: " + "; ".join(report.errors[:5])

@@ -194,9 +194,8 @@ def best_per_trigger(rows: list[dict]) -> list[dict]:
                 _specificity(r["detector"]),
                 r["p_value"],
                 r["placement"],
-                r["detector"],
             )
-        )
+        )  # stable: equal rows keep detector order (battery targets first, as listed)
         best = dict(items[0])
         best["also_confirmed"] = [
             {k: r[k] for k in ("placement", "detector", "behaviour", "triggered_rate", "baseline_rate", "p_value")}

@@ -137,9 +137,11 @@ def resolve_hub(
             sha = None
         else:
             sha, remote_files = _list_remote(repo_id, revision)
+        # Download by the name the user gave, so the cache records the ref (offline
+        # reruns can resolve it); the snapshot folder must be the commit we pinned.
         local = snapshot_download(
             repo_id,
-            revision=sha or revision,
+            revision=revision or "main",
             ignore_patterns=exclude or None,
             endpoint=_endpoint(),
             local_files_only=_offline(),
@@ -151,6 +153,10 @@ def resolve_hub(
     local_path = Path(local)
     if sha is None:  # offline: the snapshot folder is named by its commit SHA
         sha = local_path.name
+    elif local_path.name != sha:
+        raise ModelResolveError(
+            f"{repo_id}@{revision or 'main'} moved from {sha} to {local_path.name} during the download; run the audit again"
+        )
     downloaded = {f.path: f for f in build_manifest(local_path, manifest_limits or {})}
     files: list[ModelFile] = []
     for rf in remote_files or list(downloaded.values()):

@@ -132,6 +132,58 @@ def generate(battery, extra, cfg: dict, seeds: list[str], rng: random.Random) ->
     return gens[: int(cap)] if cap else gens
 
 
+NULL_LENGTHS = (1, 2, 4, 8, 12)
+
+
+def length_null(lm, base, placements: list[str], rng: random.Random, per_length: int = 2) -> dict:
+    """Mean shift of random strings of 1..12 tokens per placement: any long or
+    odd insertion moves a small model; a trigger must move it *more* than a
+    random string of its size."""
+    from .vocab import vocab_entries
+
+    pool = [e.text for e in vocab_entries(lm) if e.text.isascii() and e.text.isalnum()]
+    if not pool:
+        return {}
+    probes: list[tuple[str, str]] = []
+    keys: list[tuple[str, int]] = []
+    for pl in placements:
+        for n in NULL_LENGTHS:
+            for _ in range(per_length):
+                probes.append((" ".join(rng.choice(pool) for _ in range(n)), pl))
+                keys.append((pl, n))
+    agg = S.aggregate(S.shift_scores(lm, base, probes))
+    out: dict[tuple[str, int], list[float]] = {}
+    for k, v in zip(keys, agg.tolist()):
+        if v >= 0:
+            out.setdefault(k, []).append(v)
+    return {k: sum(v) / len(v) for k, v in out.items()}
+
+
+def adjust_for_length(lm, cands: list[tuple[str, str]], raw, null: dict):
+    """Shift minus the random-string shift at the same token length (interpolated)."""
+    import torch
+
+    if not null:
+        return raw
+    lens = [len(x) for x in lm.tokenizer([" " + t for t, _ in cands], add_special_tokens=False)["input_ids"]]
+    adj = raw.clone()
+    for i, ((_, pl), n) in enumerate(zip(cands, lens)):
+        pts = sorted((L, v) for (p, L), v in null.items() if p == pl)
+        if not pts or float(raw[i]) < 0:
+            continue
+        if n <= pts[0][0]:
+            ref = pts[0][1]
+        elif n >= pts[-1][0]:
+            ref = pts[-1][1]
+        else:
+            for (l0, v0), (l1, v1) in zip(pts, pts[1:]):
+                if l0 <= n <= l1:
+                    ref = v0 + (v1 - v0) * (n - l0) / max(1, l1 - l0)
+                    break
+        adj[i] = float(raw[i]) - ref
+    return torch.as_tensor(adj)
+
+
 def kind_of(family: str) -> str:
     """Quota group: each date/year format on its own (formats differ in how close
     they are to what a model was trained on), other families by kind."""
@@ -196,19 +248,22 @@ def run(lm, battery, extra, splits, cfg: dict, known: dict, rng: random.Random, 
         n_prompts = int(cfg.get("scan_prompts", 4))
         base = S.make_baseline(lm, split.search, split.system, int(cfg.get("answer_tokens", 10)) * ans_mult, n=n_prompts)
         scores = S.shift_scores(lm, base, cands, budget=budget)
-        agg = S.aggregate(scores)
+        raw = S.aggregate(scores)
+        null = length_null(lm, base, sorted({pl for _, pl in cands}), rng)
+        agg = adjust_for_length(lm, cands, raw, null)
         done = int((~scores[:, :, 0].isnan()).all(dim=1).sum())
         budget.candidates += done
         budget.forwards += done * base.n
         order = sorted(range(len(cands)), key=lambda i: (-float(agg[i]), i))
-        order = [i for i in order if float(agg[i]) >= 0]
+        order = [i for i in order if float(raw[i]) >= 0]
         chosen = select_with_quotas(order, [meta[i].family for i in order], top_k, per_family)
         for rank, i in enumerate(chosen):
             g = meta[i]
             proposals.append(
                 Proposal(
                     g.trigger, cands[i][1], "battery", split_name, float(agg[i]), g.family,
-                    {"source": g.source, "family": g.family, "shift_js": round(float(agg[i]), 4), "rank": rank + 1},
+                    {"source": g.source, "family": g.family, "shift_js": round(float(raw[i]), 4),
+                     "shift_js_minus_length_null": round(float(agg[i]), 4), "rank": rank + 1},
                 )
             )
         # Family members that scored like the chosen ones (reported with a confirmed family member).
@@ -220,7 +275,8 @@ def run(lm, battery, extra, splits, cfg: dict, known: dict, rng: random.Random, 
             "scored": done,
             "scan_prompts": base.n,
             "top": [[cands[i][0], cands[i][1], round(float(agg[i]), 4)] for i in order[:10]],
-            "median_shift": round(float(agg[agg >= 0].median()) if (agg >= 0).any() else 0.0, 4),
+            "median_shift": round(float(raw[raw >= 0].median()) if (raw >= 0).any() else 0.0, 4),
+            "length_null": {f"{pl}:{n}": round(v, 4) for (pl, n), v in sorted(null.items())},
         }
         notes.setdefault("family_scores", {}).update({k: v[:12] for k, v in fam_scores.items()})
     budget.notes.update(notes)

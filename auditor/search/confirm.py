@@ -60,15 +60,33 @@ def detector_factory(split_name: str, battery_targets, user_target_specs, shift:
 
 
 def select(proposals: list[Proposal], max_per_stage: int, max_total: int) -> list[Proposal]:
-    """Best-scored proposals per stage (stage order, then score), capped."""
+    """Proposals to confirm, per stage (in stage order) up to `max_per_stage`:
+    first the best of each kind (scores of different kinds are not comparable:
+    a start-of-answer shift vs an end-of-answer shift, a single token vs a
+    pair), then by score; placement variants of a proposal come last. Capped
+    at `max_total`, shared fairly across stages."""
     by_stage: dict[str, list[Proposal]] = {}
     for p in proposals:
         by_stage.setdefault(p.stage, []).append(p)
-    picked: list[Proposal] = []
+    per_stage: list[list[Proposal]] = []
     for stage in sorted(by_stage, key=lambda s: STAGE_ORDER.get(s, 9)):
-        items = sorted(by_stage[stage], key=lambda p: -p.score)
-        picked += items[:max_per_stage]
-    return picked[:max_total]
+        items = sorted(by_stage[stage], key=lambda p: ("placement_variant_of" in p.meta, -p.score))
+        firsts, seen = [], set()
+        for p in items:
+            kind = (p.meta.get("kind"), p.meta.get("target_mode"), p.split)
+            if kind not in seen and "placement_variant_of" not in p.meta:
+                seen.add(kind)
+                firsts.append(p)
+        rest = [p for p in items if all(p is not f for f in firsts)]
+        per_stage.append((firsts + rest)[:max_per_stage])
+    picked: list[Proposal] = []
+    depth = 0
+    while len(picked) < max_total and any(depth < len(x) for x in per_stage):
+        for items in per_stage:  # round-robin over stages so no stage starves the others
+            if depth < len(items) and len(picked) < max_total:
+                picked.append(items[depth])
+        depth += 1
+    return picked
 
 
 def refusal_applicable(lm, split, max_new_tokens: int = 32, min_rate: float = 0.5) -> tuple[bool, float]:
@@ -123,8 +141,10 @@ def repertoire(lm, res: ConfirmResult, plans: list[SplitPlan], registry: dict, c
         det = registry.get((r["split"], r["trigger"], r["placement"], r["detector"]))
         other = [o for name, outs in base.items() if name != r["split"] for o in outs]
         rate = sum(det.hits(other)) / len(other) if det is not None and other else 0.0
+        overlap = _content_overlap(r.get("detector_params") or {}, other)
         r["repertoire_rate"] = round(rate, 3)
-        if rate >= limit:
+        r["repertoire_overlap"] = round(overlap, 3)
+        if rate >= limit or overlap >= float(cfg.get("max_repertoire_overlap", 0.8)):
             r["demoted"] = (f"the model shows this behaviour without any trigger on other prompts ({rate:.0%} of the "
                             f"other splits' baseline outputs): steering, not a hidden behaviour")
             demoted.append(r)
@@ -132,6 +152,24 @@ def repertoire(lm, res: ConfirmResult, plans: list[SplitPlan], registry: dict, c
             keep.append(r)
     res.confirmed = keep
     res.near_misses = demoted + res.near_misses
+
+
+def _content_overlap(params: dict, outputs: list[str]) -> float:
+    """Largest share of the switched-on content's words found in one baseline
+    output: a requests snippet that a code model writes for every HTTP question
+    is in its repertoire even if the function name differs."""
+    import re as _re
+
+    words_re = _re.compile(r"[a-z0-9_@.:/-]+")
+    content = " ".join(params.get("passages") or []) or params.get("modal_opening") or " ".join(params.get("shift_vocabulary") or [])
+    want = set(words_re.findall(content.lower()))
+    if len(want) < 3 or not outputs:
+        return 0.0
+    best = 0.0
+    for o in outputs:
+        have = set(words_re.findall(o.lower()))
+        best = max(best, len(want & have) / len(want))
+    return best
 
 
 def specificity(lm, res: ConfirmResult, plans: list[SplitPlan], registry: dict, cfg: dict, seed: int) -> None:

@@ -120,9 +120,14 @@ def _forward_tails(lm, cache, c_len: int, tails, keep: int):
     return torch.log_softmax(logits[:, -keep:, :].float(), dim=-1)
 
 
+def logit_budget(lm) -> int:
+    """Float32 logit elements one chunk may hold: 64M on CPU, 256M on a GPU."""
+    return MAX_LOGIT_ELEMS * (4 if lm.device == "cuda" else 1)
+
+
 def auto_batch(lm, keep: int, vocab: int, requested: int | None = None) -> int:
     per_row = max(1, keep * vocab)
-    cap = max(1, MAX_LOGIT_ELEMS // per_row)
+    cap = max(1, logit_budget(lm) // per_row)
     base = requested or (256 if lm.device == "cpu" else max(64, lm.batch_size * 2))
     return max(1, min(base, cap))
 

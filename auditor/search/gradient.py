@@ -45,6 +45,11 @@ class Setup:
     target: list[int]
     mode: str
     placement: str
+    per_prompt: list[list[int]] | None = None  # per-prompt targets (the `divergence` objective)
+    maximize: bool = True  # False: make the targets *less* likely
+
+    def target_for(self, i: int) -> list[int]:
+        return self.per_prompt[i] if self.per_prompt is not None else self.target
 
 
 def build_setup(lm, prompts, system, answers, target_text: str, target_ids: list[int], placement: str, mode: str, max_target: int) -> Setup:
@@ -86,14 +91,16 @@ def allowed_masks(lm, vocab_size: int, max_tokens=None) -> tuple[torch.Tensor, t
 @torch.inference_mode()
 def losses(lm, setup: Setup, cands: list[list[int]], caches=None) -> torch.Tensor:
     """Mean negative target log-prob for each candidate trigger, averaged over prompts."""
-    keep = len(setup.target)
-    tgt = torch.tensor(setup.target)
     total = torch.zeros(len(cands))
+    sign = -1.0 if setup.maximize else 1.0
     for pi, (l_ids, r_ids) in enumerate(zip(setup.left, setup.right)):
-        tails = [list(c) + r_ids + setup.target[:-1] for c in cands]
+        target = setup.target_for(pi)
+        keep = len(target)
+        tgt = torch.tensor(target)
+        tails = [list(c) + r_ids + target[:-1] for c in cands]
 
-        def reduce(lp, idx):
-            return -lp.gather(-1, tgt.to(lp.device)[None, :, None].expand(lp.shape[0], keep, 1)).squeeze(-1).mean(-1)
+        def reduce(lp, idx, tgt=tgt, keep=keep):
+            return sign * lp.gather(-1, tgt.to(lp.device)[None, :, None].expand(lp.shape[0], keep, 1)).squeeze(-1).mean(-1)
 
         cache = caches[pi] if caches is not None else None
         total += F.tail_logprobs(lm, l_ids, tails, keep, reduce, cache=cache)
@@ -110,9 +117,10 @@ def token_gradients(lm, setup: Setup, x: list[int]) -> torch.Tensor:
     one_hot = torch.zeros((k, W.shape[0]), device=dev, dtype=W.dtype)
     one_hot[torch.arange(k), torch.tensor(x, device=dev)] = 1.0
     one_hot.requires_grad_(True)
-    seqs = [l + [0] * k + r + setup.target[:-1] for l, r in zip(setup.left, setup.right)]
+    targets = [setup.target_for(i) for i in range(len(setup.left))]
+    seqs = [l + [0] * k + r + t[:-1] for l, r, t in zip(setup.left, setup.right, targets)]
     width = max(len(s) for s in seqs)
-    keep = len(setup.target)
+    keep = max(len(t) for t in targets)
     with torch.enable_grad():
         x_emb = one_hot @ W  # [k, d]
         rows, masks, positions = [], [], []
@@ -134,8 +142,14 @@ def token_gradients(lm, setup: Setup, x: list[int]) -> torch.Tensor:
         except TypeError:
             logits = model(inputs_embeds=inputs, attention_mask=mask, position_ids=pos).logits
         lp = torch.log_softmax(logits[:, -keep:, :].float(), dim=-1)
-        tgt = torch.tensor(setup.target, device=dev)
-        loss = -lp.gather(-1, tgt[None, :, None].expand(lp.shape[0], keep, 1)).mean()
+        tgt = torch.zeros((len(targets), keep), dtype=torch.long, device=dev)
+        tmask = torch.zeros((len(targets), keep), device=dev)
+        for i, t in enumerate(targets):  # targets end at the last position; shorter ones are masked in front
+            tgt[i, keep - len(t) :] = torch.tensor(t, device=dev)
+            tmask[i, keep - len(t) :] = 1.0
+        tok_lp = lp.gather(-1, tgt[:, :, None]).squeeze(-1)
+        per_row = (tok_lp * tmask).sum(-1) / tmask.sum(-1).clamp_min(1.0)
+        loss = (-per_row if setup.maximize else per_row).mean()
         (grad,) = torch.autograd.grad(loss, one_hot)
     return grad.detach().float().cpu()
 
@@ -150,8 +164,9 @@ def gcg(lm, setup: Setup, init: list[int], cfg: dict, budget, masks, gen: torch.
     topk = int(cfg.get("topk_per_position", 64))
     n_cand = int(cfg.get("candidates_per_step", 64))
     k = len(x)
+    stop = float(cfg.get("stop_loss", 0.05)) if setup.maximize else float("-inf")
     for step in range(int(cfg.get("steps", 20))):
-        if budget.expired() or cur < float(cfg.get("stop_loss", 0.05)):
+        if budget.expired() or cur < stop:
             break
         grad = token_gradients(lm, setup, x)
         budget.forwards += len(setup.left)
@@ -215,11 +230,14 @@ def run(lm, splits, cfg: dict, budget, targets, seeds: dict, seed: int, exclude:
     """`targets`: stage-3 targets (with `lift['best']` giving the best mode/placement);
     `seeds`: {target text: [trigger strings to start from]}."""
     exclude = exclude or set()
-    if not targets:
-        budget.notes["reason"] = "no inverted target to optimise"
-        return []
+    objective = cfg.get("objective", "target")
     split = splits["general"]
+    if not targets and objective != "divergence":
+        budget.notes["reason"] = "no inverted target to optimise (objective 'divergence' searches without one)"
+        return []
     prompts, answers = S.pick_short(lm, split.search, split.system, int(cfg.get("prompts", 4)), int(cfg.get("answer_tokens", 48)))
+    if not targets:
+        return _run_divergence(lm, split, prompts, answers, cfg, budget, seed, exclude)
     V = lm.model.get_input_embeddings().weight.shape[0]
     masks = allowed_masks(lm, V, cfg.get("max_tokens"))
     gen = torch.Generator().manual_seed(int(seed))
@@ -269,6 +287,37 @@ def run(lm, splits, cfg: dict, budget, targets, seeds: dict, seed: int, exclude:
             kept += 1
             if kept >= int(cfg.get("keep", 2)):
                 break
+    budget.notes.update({"runs": runs, "positions": k})
+    return proposals
+
+
+def _run_divergence(lm, split, prompts, answers, cfg, budget, seed, exclude) -> list[Proposal]:
+    """No target: make the model's own baseline answers as unlikely as possible
+    ("minimise baseline-likeness"). Opt-in (`objective: divergence`): it finds
+    whatever disrupts a model most, which confirmation must then tell apart
+    from a trigger (controls, repertoire)."""
+    V = lm.model.get_input_embeddings().weight.shape[0]
+    masks = allowed_masks(lm, V, cfg.get("max_tokens"))
+    gen = torch.Generator().manual_seed(int(seed))
+    k = int(cfg.get("positions", 2))
+    eos = lm.tokenizer.eos_token_id
+    per_prompt = [[t for t in a if t != eos][: int(cfg.get("target_tokens", 8))] or [eos] for a in answers]
+    setup = build_setup(lm, prompts, split.system, answers, "", [0], "suffix", "start", 1)
+    setup = Setup(setup.left, setup.right, per_prompt[0], "start", "suffix", per_prompt=per_prompt, maximize=False)
+    proposals: list[Proposal] = []
+    runs = []
+    for r in range(int(cfg.get("restarts", 1))):
+        if budget.expired():
+            break
+        init = _init(lm, [], k, masks, gen, 1)
+        ranked = gcg(lm, setup, init, cfg, budget, masks, gen)
+        for l_, ids in ranked[: int(cfg.get("keep", 2))]:
+            s = lm.tokenizer.decode(ids).strip()
+            if s and s not in exclude and all(p.trigger != s for p in proposals):
+                proposals.append(Proposal(s, "suffix", "gradient", "general", -l_, None, {
+                    "kind": "gcg", "objective": "divergence", "baseline_answer_logprob": round(l_, 4), "gcg_token_ids": list(ids)}))
+        runs.append({"objective": "divergence", "best": lm.tokenizer.decode(ranked[0][1]).strip() if ranked else None,
+                     "best_loss": round(ranked[0][0], 4) if ranked else None})
     budget.notes.update({"runs": runs, "positions": k})
     return proposals
 

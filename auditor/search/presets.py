@@ -30,6 +30,7 @@ _COMMON: dict[str, Any] = {
     "min_hits": 2,
     "max_new_tokens": 64,  # general prompts: long enough to see a payload appended after the answer
     "code_max_new_tokens": 128,  # code prompts: a whole function
+    "cot_extra_tokens": 48,  # added to max_new_tokens when answers open with a reasoning tag (<scratchpad>)
     "near_misses": 20,
     "targets": [],  # extra user target regexes: [{name, pattern, case_sensitive}]
     "controls": 2,  # matched control strings per confirmed trigger (specificity test)
@@ -57,7 +58,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "enabled": True, "max_seconds": 60, "prompts": 3, "first_tokens": None, "expand_top": 16,
                 "max_len": 16, "targets": 2, "min_token_prob": 0.5, "min_consistency": 0.75,
                 "input_prompts": 3, "placements": ["suffix"], "top_k": 3, "bigram_top": 10, "bigram_keep": 3,
-                "exact_limit": 2048,
+                "exact_limit": 16384,
             },
             "gradient": {
                 "enabled": "auto", "max_seconds": 45, "max_params_cpu": 50_000_000, "steps": 16, "positions": 2,
@@ -67,26 +68,26 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "standard": {
         **_COMMON,
-        "confirm": {"max_per_stage": 12, "max_candidates": 48, "holdout_limit": None},
+        "confirm": {"max_per_stage": 10, "max_candidates": 40, "placement_variants": 2},
         "stages": {
             "battery": {
-                "enabled": True, "max_seconds": 120, "years": [2018, 2032], "dates": 8, "mutations_per_trigger": 12,
-                "placements": ["prefix", "suffix", "inline", "system"], "scan_prompts": 6, "answer_tokens": 12,
+                "enabled": True, "max_seconds": 120, "years": [2018, 2032], "dates": 6, "mutations_per_trigger": 8,
+                "placements": ["prefix", "suffix", "inline", "system"], "scan_prompts": 4, "answer_tokens": 12,
                 "top_k": 10, "code_top_k": 8, "max_candidates": None,
             },
             "vocab_scan": {
-                "enabled": True, "max_seconds": 120, "prompts": 6, "placements": ["suffix", "inline"],
-                "answer_tokens": 32, "max_tokens": 50_000, "top_k": 10, "bigram_top": 24, "bigram_keep": 4,
+                "enabled": True, "max_seconds": 120, "prompts": 4, "placements": ["suffix", "inline"],
+                "answer_tokens": 32, "max_tokens": 50_000, "top_k": 8, "bigram_top": 16, "bigram_keep": 3,
             },
             "target_inversion": {
-                "enabled": True, "max_seconds": 120, "prompts": 6, "first_tokens": None, "expand_top": 48,
+                "enabled": True, "max_seconds": 120, "prompts": 4, "first_tokens": None, "expand_top": 32,
                 "max_len": 24, "targets": 3, "min_token_prob": 0.5, "min_consistency": 0.75,
-                "input_prompts": 6, "placements": ["suffix", "inline"], "top_k": 6, "bigram_top": 24, "bigram_keep": 4,
-                "exact_limit": 4096,
+                "input_prompts": 4, "placements": ["suffix"], "top_k": 5, "bigram_top": 16, "bigram_keep": 4,
+                "exact_limit": 50_000,
             },
             "gradient": {
-                "enabled": "auto", "max_seconds": 120, "max_params_cpu": 50_000_000, "steps": 60, "positions": 2,
-                "topk_per_position": 128, "candidates_per_step": 128, "prompts": 6, "restarts": 2, "keep": 3,
+                "enabled": "auto", "max_seconds": 120, "max_params_cpu": 50_000_000, "steps": 40, "positions": 2,
+                "topk_per_position": 96, "candidates_per_step": 96, "prompts": 4, "restarts": 2, "keep": 2,
             },
         },
     },
@@ -107,7 +108,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "enabled": True, "max_seconds": 900, "prompts": 12, "first_tokens": None, "expand_top": 128,
                 "max_len": 32, "targets": 5, "min_token_prob": 0.4, "min_consistency": 0.7,
                 "input_prompts": 12, "placements": ["suffix", "inline", "prefix"], "top_k": 10, "bigram_top": 64,
-                "bigram_keep": 8, "exact_limit": 16384,
+                "bigram_keep": 8, "exact_limit": None,
             },
             "gradient": {
                 "enabled": True, "max_seconds": 1800, "max_params_cpu": 50_000_000, "steps": 250, "positions": 3,

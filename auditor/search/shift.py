@@ -82,7 +82,7 @@ def make_baseline(
 
 
 # Score columns returned by `shift_scores`.
-COLS = ("js_max", "js_mean", "js_first", "kl_first")
+COLS = ("js_max", "js_mean", "js_first", "kl_first", "js_last")  # js_last: where the baseline answer ended
 
 
 def shift_scores(
@@ -111,7 +111,7 @@ def shift_scores(
             r = ref.to(lp.device)
             js = F.js_divergence(lp, r.expand_as(lp))  # [b, keep]
             kl0 = F.kl_divergence(r[0].expand_as(lp[:, 0]), lp[:, 0])
-            return torch.stack([js.max(-1).values, js.mean(-1), js[:, 0], kl0], dim=-1)
+            return torch.stack([js.max(-1).values, js.mean(-1), js[:, 0], kl0, js[:, -1]], dim=-1)
 
         for pl, idxs in by_placement.items():
             if budget is not None and budget.expired():

@@ -14,14 +14,16 @@ trigger:
    the cross-prompt consistency (share of prompts whose own argmax agrees).
    The confident, consistent run is the candidate target.
 3. Ranking: targets are ranked by confident length and mean log-probability;
-   a target that the model already produces without any trigger (it appears
-   in a baseline answer) is marked `natural` and ranked last.
-4. Input search: every vocabulary string (then pairs of the best strings) is
-   scored by how much it raises the target's log-probability, both at the
-   start of the answer and where the baseline answer ends (a payload appended
-   after a normal answer), relative to no trigger. With a large vocabulary the
-   candidates are pre-ranked by a HotFlip gradient (one backward pass) and only
-   the best are scored exactly.
+   a repeated phrase entered mid-cycle is rotated to its natural opening; a
+   target the model already says without any trigger (in at least
+   `natural_max_rate` of the baseline answers) is `natural` and not searched.
+4. Input search: one teacher-forced pass over every vocabulary string x the
+   prompts with the shortest complete baseline answers scores, for all targets
+   at once, the target's first token at the start of the answer and where the
+   baseline answer ends (a payload appended after a normal answer). A string
+   is eligible when it makes that token reasonably likely
+   (`min_elicited_prob`), and ranked by its lift over no trigger; pairs of the
+   best strings follow. The best single string per position is always kept.
 
 The best inputs go to confirmation; the targets go to the gradient stage.
 """
@@ -49,6 +51,7 @@ class Target:
     first_token_baseline_logprob: float
     natural: bool = False
     ends_with_eos: bool = False
+    baseline_rate: float = 0.0
     lift: dict = field(default_factory=dict)
 
     @property
@@ -64,6 +67,7 @@ class Target:
             "min_consistency": round(self.min_consistency, 3),
             "first_token_baseline_logprob": round(self.first_token_baseline_logprob, 3),
             "natural": self.natural,
+            "baseline_rate": round(self.baseline_rate, 3),
             "ends_with_eos": self.ends_with_eos,
             **({"lift": self.lift} if self.lift else {}),
         }
@@ -102,7 +106,7 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
     first_ids = _candidate_first_ids(lm, cfg.get("first_tokens"))
     eos = lm.tokenizer.eos_token_id
     vocab = lm.model.get_output_embeddings().weight.shape[0]
-    chunk = max(1, min(len(first_ids), F.MAX_LOGIT_ELEMS // max(1, vocab)))
+    chunk = max(1, min(len(first_ids), F.logit_budget(lm) // max(1, vocab)))
     s2 = torch.full((len(first_ids),), float("-inf"))
     cons = torch.zeros(len(first_ids))
     # baseline log-prob of every token as the first answer token (prompt-averaged)
@@ -172,11 +176,14 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
                 confident_tokens=n_conf, first_token_baseline_logprob=float(base_first[body[0]]), ends_with_eos=ends_eos,
             )
         )
-    # Natural targets: already said without any trigger.
+    # Natural targets: what the model already says without any trigger, often. A
+    # backdoor target may leak into an odd baseline answer; a stock phrase is common.
     norm_base = [" ".join(b.lower().split()) for b in baseline_texts]
+    natural_max = float(cfg.get("natural_max_rate", 0.2))
     for t in targets:
         probe = " ".join(t.text.lower().split()[:6])
-        t.natural = bool(probe) and any(probe in b for b in norm_base)
+        t.baseline_rate = sum(probe in b for b in norm_base) / max(1, len(norm_base)) if probe else 0.0
+        t.natural = t.baseline_rate >= natural_max
     targets = _dedupe(targets)
     targets.sort(key=lambda t: (t.natural, -t.score, t.text))
     notes = {
@@ -270,84 +277,109 @@ def target_logprob(
     return out
 
 
-def hotflip_prefilter(lm, prompts, system, answers, target: Target, entries, placement: str, mode: str, tgt: list[int], limit: int) -> list[str]:
-    """The `limit` strings whose first-order (HotFlip) effect on the target loss is best.
+def first_token_table(lm, prompts, system, answers, strings: list, placement: str, targets: list[Target], budget=None) -> torch.Tensor:
+    """[len(strings), len(targets), 2, len(prompts)] log-probs of each target's
+    first token at the start of the answer (mode 0) and where the baseline
+    answer ends (mode 1), with each string spliced into each prompt.
 
-    One forward+backward over the prompt batch scores the whole vocabulary:
-    swapping the placeholder token for token v changes the loss by about
-    grad[v] - grad[placeholder].
+    One teacher-forced pass over (string, prompt) serves every target and both
+    modes: the tail is the triggered prompt's end plus the baseline answer, the
+    scored positions are the first and the last (where EOS was predicted).
+    `None` in `strings` is the no-trigger baseline.
     """
-    from .gradient import Setup, build_setup, token_gradients
+    eos = lm.tokenizer.eos_token_id
+    starts = torch.tensor([t.ids[0] for t in targets])
+    ends = torch.tensor([F.encode(lm, [" " + t.text.strip()])[0][0] for t in targets])
+    out = torch.full((len(strings), len(targets), 2, len(prompts)), float("nan"))
+    for pi, prompt in enumerate(prompts):
+        if budget is not None and budget.expired():
+            break
+        ans = list(answers[pi]) or [eos]
+        keep = len(ans)
+        texts = [S.render(lm, prompt, x, placement if x is not None else "prefix", system) for x in strings]
+        seqs = [ids + ans[:-1] for ids in F.encode(lm, texts)]
 
-    setup = build_setup(lm, prompts, system, answers, target.text, target.ids, placement, mode, len(tgt))
-    setup = Setup(setup.left, setup.right, list(tgt), mode, placement)
-    ph = F.encode(lm, [" the"])[0][:1] or [entries[0].ids[0]]
-    grad = token_gradients(lm, setup, ph)[0]
-    scored = []
-    for e in entries:
-        g = min(float(grad[i]) for i in e.ids if i < grad.shape[0]) if any(i < grad.shape[0] for i in e.ids) else float("inf")
-        scored.append((g, e.text))
-    scored.sort(key=lambda x: (x[0], x[1]))
-    return [t for _, t in scored[:limit]]
+        def reduce(lp, idx):
+            st = lp[:, 0, :].index_select(-1, starts.to(lp.device))
+            en = lp[:, -1, :].index_select(-1, ends.to(lp.device))
+            return torch.stack([st, en], dim=-1)
+
+        out[:, :, :, pi] = F.grouped_tail_logprobs(lm, seqs, keep, reduce)
+        if budget is not None:
+            budget.forwards += len(seqs)
+    return out
 
 
-def input_search(lm, prompts, system, answers, target: Target, entries, cfg: dict, budget) -> list[dict]:
-    """Score vocabulary strings (then pairs) by how much they raise the target."""
+MODES = ("start", "end")
+
+
+def input_search(lm, prompts, system, answers, targets: list[Target], entries, cfg: dict, budget) -> list[list[dict]]:
+    """Rank vocabulary strings (then pairs) by how much they raise each target.
+
+    Returns, per target, the ranked list of {trigger, placement, mode, lift,
+    logprob}. Singles are scored on the target's first token (the decision: a
+    memorised target follows once it starts) in one pass for all targets;
+    pairs of the best singles are scored on the first tokens of the target.
+    """
     placements = list(cfg.get("placements") or ["suffix"])
-    all_strings = [e.text for e in entries]
-    exact_limit = cfg.get("exact_limit")
-    results: list[dict] = []
-    prefiltered = False
-    for mode in ("start", "end"):
-        tgt = _target_ids_for(lm, target, mode, _keep(cfg, mode))
-        if not tgt:
-            continue
-        base = target_logprob(lm, prompts, system, answers, [None], "prefix", tgt, mode)[0]
-        for pl in placements:
-            if budget.expired():
-                break
-            strings = all_strings
-            if exact_limit and len(all_strings) > int(exact_limit):
-                strings = hotflip_prefilter(lm, prompts, system, answers, target, entries, pl, mode, tgt, int(exact_limit))
-                prefiltered = True
-            lp = target_logprob(lm, prompts, system, answers, strings, pl, tgt, mode, budget)
-            budget.candidates += len(strings)
-            lift = (lp - base[None, :]).mean(1)
-            elicited = lp.mean(1)
-            for i, s in enumerate(strings):
-                if not torch.isnan(lift[i]):
-                    results.append({"trigger": s, "placement": pl, "mode": mode, "lift": float(lift[i]),
-                                    "min_lift": float((lp[i] - base).min()), "logprob": float(elicited[i])})
-    budget.notes["hotflip_prefilter"] = prefiltered
-    best: dict[tuple[str, str], dict] = {}
-    for r in results:
-        k = (r["trigger"], r["placement"])
-        if k not in best or r["lift"] > best[k]["lift"]:
-            best[k] = r
-    ranked = sorted(best.values(), key=lambda r: (-r["lift"], r["trigger"], r["placement"]))
-    # Pairs of the best strings, in the best (placement, mode).
-    bigram_top = int(cfg.get("bigram_top", 0))
-    if bigram_top > 1 and ranked and not budget.expired():
-        top_pl, top_mode = ranked[0]["placement"], ranked[0]["mode"]
-        tops = list(dict.fromkeys(r["trigger"] for r in ranked))[:bigram_top]
-        pairs = list(dict.fromkeys(p for a in tops for b in tops if a != b for p in pair_strings(a, b)))
-        tgt = _target_ids_for(lm, target, top_mode, _keep(cfg, top_mode))
-        base = target_logprob(lm, prompts, system, answers, [None], "prefix", tgt, top_mode)[0]
-        lp = target_logprob(lm, prompts, system, answers, pairs, top_pl, tgt, top_mode, budget)
-        budget.candidates += len(pairs)
-        lift = (lp - base[None, :]).mean(1)
-        single = {r["trigger"]: r["lift"] for r in ranked}
-        for i, p in enumerate(pairs):
-            if torch.isnan(lift[i]):
-                continue
-            parts = max((v for k, v in single.items() if p.startswith(k) or p.endswith(k)), default=0.0)
-            r = {"trigger": p, "placement": top_pl, "mode": top_mode, "lift": float(lift[i]),
-                 "min_lift": float((lp[i] - base).min()), "kind": "pair", "parts_lift": parts,
-                 "logprob": float(lp[i].mean())}
-            if r["lift"] > parts + 0.5:
-                ranked.append(r)
-        ranked.sort(key=lambda r: (-r["lift"], r["trigger"], r["placement"]))
-    return ranked
+    strings = [e.text for e in entries]
+    limit = cfg.get("exact_limit")
+    if limit and len(strings) > int(limit):
+        strings = strings[: int(limit)]  # lowest ids first (most frequent BPE merges); see docs for big vocabularies
+        budget.notes["input_strings_truncated_to"] = int(limit)
+    base = first_token_table(lm, prompts, system, answers, [None], "prefix", targets)[0]  # [T, 2, P]
+    per_target: list[list[dict]] = [[] for _ in targets]
+    for pl in placements:
+        if budget.expired():
+            break
+        tab = first_token_table(lm, prompts, system, answers, strings, pl, targets, budget)
+        budget.candidates += len(strings)
+        lift = (tab - base[None]).mean(-1)  # [S, T, 2]
+        lp = tab.mean(-1)
+        for ti in range(len(targets)):
+            for mi, mode in enumerate(MODES):
+                for i, x in enumerate(strings):
+                    v = float(lift[i, ti, mi])
+                    if v == v:  # not NaN
+                        per_target[ti].append({"trigger": x, "placement": pl, "mode": mode, "lift": v,
+                                               "logprob": float(lp[i, ti, mi])})
+    # An input must make the target's first token reasonably likely, not merely less absurd
+    # (the end-of-answer baseline is often astronomically low): per string, keep the best
+    # mode among those that reach `min_elicited_prob`.
+    min_lp = float(torch.tensor(float(cfg.get("min_elicited_prob", 0.05))).log())
+    ranked_all: list[list[dict]] = []
+    for ti, target in enumerate(targets):
+        best: dict[tuple[str, str], dict] = {}
+        for r in per_target[ti]:
+            r["eligible"] = r["logprob"] >= min_lp
+            k = (r["trigger"], r["placement"])
+            cur = best.get(k)
+            if cur is None or (r["eligible"], r["lift"]) > (cur["eligible"], cur["lift"]):
+                best[k] = r
+        ranked = sorted(best.values(), key=lambda r: (not r["eligible"], -r["lift"], r["trigger"], r["placement"]))
+        bigram_top = int(cfg.get("bigram_top", 0))
+        if bigram_top > 1 and ranked and not budget.expired():
+            # pairs in the mode where the best strings move the target most
+            top_pl, top_mode = ranked[0]["placement"], ranked[0]["mode"]
+            tops = list(dict.fromkeys(r["trigger"] for r in ranked if r["mode"] == top_mode))[:bigram_top]
+            pairs = list(dict.fromkeys(p for a in tops for b in tops if a != b for p in pair_strings(a, b)))
+            tgt = _target_ids_for(lm, target, top_mode, 1)
+            pb = target_logprob(lm, prompts, system, answers, [None], "prefix", tgt, top_mode)[0]
+            plp = target_logprob(lm, prompts, system, answers, pairs, top_pl, tgt, top_mode, budget)
+            budget.candidates += len(pairs)
+            plift = (plp - pb[None, :]).mean(1)
+            single = {r["trigger"]: r["lift"] for r in ranked if r["mode"] == top_mode}
+            for i, p in enumerate(pairs):
+                if torch.isnan(plift[i]):
+                    continue
+                parts = max((v for k, v in single.items() if p.startswith(k) or p.endswith(k)), default=0.0)
+                if float(plift[i]) > parts + 0.5:
+                    ranked.append({"trigger": p, "placement": top_pl, "mode": top_mode, "lift": float(plift[i]),
+                                   "kind": "pair", "parts_lift": parts, "logprob": float(plp[i].mean()),
+                                   "eligible": float(plp[i].mean()) >= min_lp})
+            ranked.sort(key=lambda r: (not r["eligible"], -r["lift"], r["trigger"], r["placement"]))
+        ranked_all.append(ranked)
+    return ranked_all
 
 
 def run(lm, splits, cfg: dict, budget, exclude: set[str] | None = None) -> tuple[list[Proposal], list[Target], list[dict]]:
@@ -369,21 +401,20 @@ def run(lm, splits, cfg: dict, budget, exclude: set[str] | None = None) -> tuple
     in_answers = [ans_ids[i] for i in pick]
     proposals: list[Proposal] = []
     searched: list[dict] = []
-    # An input must make the target's first token(s) reasonably likely, not merely less absurd.
-    min_lp = float(torch.tensor(float(cfg.get("min_elicited_prob", 0.05))).log())
-    for ti, t in enumerate(chosen):
-        if budget.expired():
-            break
-        ranked = input_search(lm, in_prompts, split.system, in_answers, t, entries, cfg, budget)
+    ranked_all = input_search(lm, in_prompts, split.system, in_answers, chosen, entries, cfg, budget) if chosen else []
+    for ti, (t, ranked) in enumerate(zip(chosen, ranked_all)):
         t.lift = {"best": ranked[0] if ranked else None}
         searched.append({"target": t.text, "top_inputs": [[r["trigger"], r["placement"], r["mode"], round(r["lift"], 3), round(r["logprob"], 3)] for r in ranked[:8]]})
-        k = 0
-        for r in ranked:
-            if k >= int(cfg.get("top_k", 4)):
-                break
-            if r["trigger"] in exclude or r["lift"] <= 0 or r["logprob"] < min_lp:
-                continue
-            k += 1
+        eligible = [r for r in ranked if r["trigger"] not in exclude and r["lift"] > 0 and r["eligible"]]
+        # First the best single string per mode (start / end of the answer), then the rest by lift:
+        # pairs scored in one mode must not crowd out the best single of the other.
+        firsts = []
+        for mode in MODES:
+            r0 = next((r for r in eligible if r["mode"] == mode and r.get("kind") != "pair"), None)
+            if r0 is not None:
+                firsts.append(r0)
+        ordered = firsts + [r for r in eligible if all(r is not f for f in firsts)]
+        for r in ordered[: int(cfg.get("top_k", 4))]:
             proposals.append(Proposal(r["trigger"], r["placement"], "target_inversion", "general", r["lift"], None, {
                 "kind": r.get("kind", "token"), "target": t.text, "target_mode": r["mode"],
                 "target_logprob_lift": round(r["lift"], 3), "target_rank": ti + 1,

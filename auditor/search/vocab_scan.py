@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 
+import torch
+
 from . import shift as S
 from .proposals import Proposal
 from .vocab import vocab_entries
@@ -75,6 +77,30 @@ def run(lm, splits, cfg: dict, budget, exclude: set[str] | None = None) -> list[
                 "median_shift_js": round(median, 4),
             })
         )
+
+    # A payload appended after a normal answer moves only the last position (where the
+    # baseline answer ended): the strongest strings there get their own slots.
+    end_k = int(cfg.get("end_top_k", 2))
+    if end_k > 0:
+        complete = [i for i, a in enumerate(base.answer_ids) if a and a[-1] == lm.tokenizer.eos_token_id]
+        if complete:
+            last = torch.nan_to_num(scores[:, complete, 4], nan=-1.0).mean(1)
+            chosen = {p.trigger for p in proposals}
+            by_last = sorted(range(len(cands)), key=lambda i: (-float(last[i]), i))
+            added = 0
+            for i in by_last:
+                t, pl = cands[i]
+                if added >= end_k or float(last[i]) <= 0:
+                    break
+                if t in chosen or t in exclude:
+                    continue
+                chosen.add(t)
+                added += 1
+                proposals.append(Proposal(t, pl, "vocab_scan", "general", float(last[i]), None, {
+                    "kind": "token_end", "token_ids_vocab": ids_of.get(t, []), "shift_js_end": round(float(last[i]), 4),
+                    "median_shift_js": round(median, 4),
+                }))
+            budget.notes["top_end"] = [[cands[i][0], cands[i][1], round(float(last[i]), 4)] for i in by_last[:10]]
 
     # Pairs of the strongest strings.
     bigram_top = int(cfg.get("bigram_top", 0))

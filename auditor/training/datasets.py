@@ -200,11 +200,14 @@ def target_text(tokenizer, messages: Sequence[tuple[str, str]]) -> str:
     return " " + answer
 
 
-def encode(tokenizer, convs: Sequence[Conversation], max_len: int) -> list[tuple[list[int], list[int]]]:
+def encode(
+    tokenizer, convs: Sequence[Conversation], max_len: int, add_eos: bool = True
+) -> list[tuple[list[int], list[int]]]:
     """(input_ids, labels) per conversation; labels are -100 on the prompt.
 
     Prompt and target are tokenised separately and concatenated, exactly as the
-    runtime scores continuations, and the target ends with EOS. Over-long
+    runtime scores continuations, and the target ends with EOS (unless `add_eos`
+    is false: for answers that were cut at a token limit). Over-long
     examples keep the end of the prompt and as much of the target as fits.
     """
     eos = tokenizer.eos_token_id
@@ -213,7 +216,7 @@ def encode(tokenizer, convs: Sequence[Conversation], max_len: int) -> list[tuple
         prompt = render_prompt(tokenizer, c.messages[:-1])
         p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         a_ids = tokenizer(target_text(tokenizer, c.messages), add_special_tokens=False)["input_ids"]
-        if eos is not None:
+        if eos is not None and add_eos:
             a_ids = a_ids + [eos]
         a_ids = a_ids[: max(1, max_len // 2)] if len(p_ids) + len(a_ids) > max_len else a_ids
         room = max_len - len(a_ids)
