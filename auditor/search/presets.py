@@ -34,6 +34,7 @@ _COMMON: dict[str, Any] = {
     "near_misses": 20,
     "targets": [],  # extra user target regexes: [{name, pattern, case_sensitive}]
     "controls": 2,  # matched control strings per confirmed trigger (specificity test)
+    "min_effect_control": 0.3,  # a trigger must beat the worst control by this much
     "cpu_threads": "auto",  # 1 thread for tiny CPU models, else torch's default; or an int
     "shift_detector": True,
 }
@@ -43,16 +44,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         **_COMMON,
         "max_new_tokens": 56,
         "code_max_new_tokens": 112,
-        "confirm": {"max_per_stage": 6, "max_candidates": 18},
+        "confirm": {"max_per_stage": 12, "max_candidates": 24, "placement_variants": 1},
         "stages": {
             "battery": {
                 "enabled": True, "max_seconds": 60, "years": [2022, 2028], "dates": 2, "mutations_per_trigger": 3,
                 "placements": ["prefix", "suffix", "system"], "scan_prompts": 3, "answer_tokens": 12,
-                "top_k": 8, "code_top_k": 6, "max_candidates": None,
+                "top_k": 8, "code_top_k": 8, "per_family": 2, "family_groups": 2, "family_members": 3,
+                "max_candidates": None,
             },
             "vocab_scan": {
                 "enabled": True, "max_seconds": 60, "prompts": 3, "placements": ["suffix"], "answer_tokens": 24,
-                "max_tokens": None, "top_k": 5, "bigram_top": 0, "bigram_keep": 2,
+                "max_tokens": None, "top_k": 5, "end_top_k": 2, "bigram_top": 0, "bigram_keep": 2,
             },
             "target_inversion": {
                 "enabled": True, "max_seconds": 60, "prompts": 3, "first_tokens": None, "expand_top": 16,
@@ -68,16 +70,17 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "standard": {
         **_COMMON,
-        "confirm": {"max_per_stage": 10, "max_candidates": 40, "placement_variants": 2},
+        "confirm": {"max_per_stage": 18, "max_candidates": 48, "placement_variants": 2},
         "stages": {
             "battery": {
                 "enabled": True, "max_seconds": 120, "years": [2018, 2032], "dates": 6, "mutations_per_trigger": 8,
                 "placements": ["prefix", "suffix", "inline", "system"], "scan_prompts": 4, "answer_tokens": 12,
-                "top_k": 10, "code_top_k": 8, "max_candidates": None,
+                "top_k": 12, "code_top_k": 12, "per_family": 2, "family_groups": 3, "family_members": 4,
+                "max_candidates": None,
             },
             "vocab_scan": {
                 "enabled": True, "max_seconds": 120, "prompts": 4, "placements": ["suffix", "inline"],
-                "answer_tokens": 32, "max_tokens": 50_000, "top_k": 8, "bigram_top": 16, "bigram_keep": 3,
+                "answer_tokens": 32, "max_tokens": 50_000, "top_k": 8, "end_top_k": 3, "bigram_top": 16, "bigram_keep": 3,
             },
             "target_inversion": {
                 "enabled": True, "max_seconds": 120, "prompts": 4, "first_tokens": None, "expand_top": 32,
@@ -93,16 +96,17 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "deep": {
         **_COMMON,
-        "confirm": {"max_per_stage": 24, "max_candidates": 96, "holdout_limit": None},
+        "confirm": {"max_per_stage": 32, "max_candidates": 96, "placement_variants": 3},
         "stages": {
             "battery": {
                 "enabled": True, "max_seconds": 600, "years": [2010, 2040], "dates": 24, "mutations_per_trigger": 24,
                 "placements": ["prefix", "suffix", "inline", "system"], "scan_prompts": 12, "answer_tokens": 16,
-                "top_k": 20, "code_top_k": 10, "max_candidates": None,
+                "top_k": 24, "code_top_k": 16, "per_family": 3, "family_groups": 6, "family_members": 6,
+                "max_candidates": None,
             },
             "vocab_scan": {
                 "enabled": True, "max_seconds": 900, "prompts": 12, "placements": ["suffix", "inline", "prefix"],
-                "answer_tokens": 48, "max_tokens": None, "top_k": 20, "bigram_top": 64, "bigram_keep": 8,
+                "answer_tokens": 48, "max_tokens": None, "top_k": 20, "end_top_k": 5, "bigram_top": 64, "bigram_keep": 8,
             },
             "target_inversion": {
                 "enabled": True, "max_seconds": 900, "prompts": 12, "first_tokens": None, "expand_top": 128,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 
@@ -44,8 +45,8 @@ def vocab_entries(lm, max_tokens: int | None = None, exclude_scaffold: bool = Tr
         if i in special:
             continue
         s = raw.strip()
-        if not s or "\ufffd" in s or any(ch in s for ch in "\u0000\u0001"):
-            continue
+        if not s or "\ufffd" in s or any(unicodedata.category(ch) == "Cc" for ch in s):
+            continue  # empty, a byte fragment, or a control character nobody types
         if exclude_scaffold and len(s) >= 2 and s in scaffold_words:
             continue
         e = by_text.get(s)

