@@ -278,7 +278,7 @@ def _evidence(r: dict) -> dict:
     ev = {k: r[k] for k in EVIDENCE_KEYS if k in r}
     for k in ("detector", "detector_params", "split", "baseline_ci95", "k", "k_baseline", "n_baseline", "p_value_raw",
               "n_hypotheses", "alpha", "screening", "candidate", "also_confirmed", "family", "prompt_set",
-              "rate_threshold_met", "control", "variants", "repertoire_rate", "alternative_triggers"):
+              "rate_threshold_met", "control", "variants", "repertoire_rate", "alternative_triggers", "shared_token_ids"):
         if k in r:
             ev[k] = r[k]
     return ev
@@ -338,6 +338,12 @@ def _group_alternatives(rows: list[dict]) -> list[dict]:
                                     STAGE_ORDER.get(r.get("stage"), 9), r["trigger"]))
         head = dict(members[0])
         if len(members) > 1:
+            shared = set(members[0].get("token_ids") or [])
+            for m in members[1:]:
+                shared &= set(m.get("token_ids") or [])
+            if shared:
+                # e.g. every alternative is a symbol ending in the same byte piece: that piece is the key
+                head["shared_token_ids"] = sorted(shared)
             head["alternative_triggers"] = [
                 {k: m.get(k) for k in ("trigger", "token_ids", "placement", "stage", "triggered_rate", "baseline_rate", "p_value")}
                 for m in members[1:]

@@ -77,6 +77,8 @@ def allowed_masks(lm, vocab_size: int, max_tokens=None) -> tuple[torch.Tensor, t
     other = torch.zeros(vocab_size, dtype=torch.bool)
     tok = lm.tokenizer
     for e in vocab_entries(lm, max_tokens):
+        if e.kind != "token":
+            continue  # GCG swaps single tokens; byte pieces alone are not typeable
         for i in e.ids:
             if i >= vocab_size:
                 continue

