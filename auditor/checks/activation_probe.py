@@ -18,6 +18,8 @@ percentile.
 
 from __future__ import annotations
 
+from ..probe.battery import select_prompts
+
 from pathlib import Path
 from typing import Any
 
@@ -144,14 +146,7 @@ def probe_prompts(ctx, settings) -> list[str]:
     battery = _battery(ctx, settings)
     if battery is None:
         return []
-    which = settings["prompts"]
-    if which == "all":
-        prompts = list(battery.prompts["search"]) + list(battery.prompts["holdout"])
-    elif which in battery.prompts:
-        prompts = list(battery.prompts[which])
-    else:
-        raise ValueError(f"prompts must be 'search', 'holdout' or 'all', got {which!r}")
-    return prompts[: int(settings["max_prompts"])]
+    return select_prompts(battery, settings["prompts"], settings["max_prompts"])
 
 
 class ActivationProbeCheck(Check):

@@ -25,6 +25,8 @@ helpful". Reasoning models expose the same thing in `<think>` blocks.
 
 from __future__ import annotations
 
+from ..probe.battery import select_prompts
+
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -247,14 +249,7 @@ def _triggers(ctx, settings, battery) -> tuple[list[dict], str]:
 
 
 def _prompts(battery, settings) -> list[str]:
-    which = settings["prompts"]
-    if which == "all":
-        prompts = list(battery.prompts["search"]) + list(battery.prompts["holdout"])
-    elif which in battery.prompts:
-        prompts = list(battery.prompts[which])
-    else:
-        raise ValueError(f"prompts must be 'search', 'holdout' or 'all', got {which!r}")
-    return prompts[: int(settings["max_prompts"])]
+    return select_prompts(battery, settings["prompts"], settings["max_prompts"])
 
 
 def _load_classifier(settings, lm):

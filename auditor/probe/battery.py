@@ -47,3 +47,14 @@ def load_battery(path: str | Path | None = None) -> Battery:
         path=str(p),
         sha256=digest,
     )
+
+
+def select_prompts(battery: Battery, which: str, limit: int) -> list[str]:
+    """`search`, `holdout` (or another named set) or `all` (search + holdout), capped at `limit`."""
+    if which == "all":
+        prompts = list(battery.prompts["search"]) + list(battery.prompts["holdout"])
+    elif which in battery.prompts:
+        prompts = list(battery.prompts[which])
+    else:
+        raise ValueError(f"prompts must be 'search', 'holdout' or 'all', got {which!r}")
+    return prompts[: int(limit)]
