@@ -231,20 +231,6 @@ def _overlap(a: str, b: str) -> bool:
 # ---------------------------------------------------------------- input search
 
 
-def _keep(cfg: dict, mode: str) -> int:
-    """Target tokens scored: the first is the decision (the rest of a memorised
-    target follows anyway). `start`: the first two; `end`: the first, where the
-    answer would otherwise stop."""
-    return int(cfg.get("start_target_tokens", 2)) if mode == "start" else int(cfg.get("end_target_tokens", 1))
-
-
-def _target_ids_for(lm, target: Target, mode: str, max_tokens: int) -> list[int]:
-    if mode == "start":
-        return target.ids[:max_tokens]
-    ids = F.encode(lm, [" " + target.text.strip()])[0]
-    return ids[:max_tokens]
-
-
 def target_logprob(
     lm, prompts, system, answers: list[list[int]], strings: list[str | None], placement: str, tgt: list[int], mode: str,
     budget=None,
@@ -278,9 +264,10 @@ def target_logprob(
 
 
 def first_token_table(lm, prompts, system, answers, strings: list, placement: str, targets: list[Target], budget=None) -> torch.Tensor:
-    """[len(strings), len(targets), 2, len(prompts)] log-probs of each target's
-    first token at the start of the answer (mode 0) and where the baseline
-    answer ends (mode 1), with each string spliced into each prompt.
+    """[len(strings), len(targets), 2 modes, 2, len(prompts)] log-probs of each
+    target's first token and of EOS, at the start of the answer (mode 0) and
+    where the baseline answer ends (mode 1), with each string spliced into
+    each prompt.
 
     One teacher-forced pass over (string, prompt) serves every target and both
     modes: the tail is the triggered prompt's end plus the baseline answer, the
@@ -290,7 +277,7 @@ def first_token_table(lm, prompts, system, answers, strings: list, placement: st
     eos = lm.tokenizer.eos_token_id
     starts = torch.tensor([t.ids[0] for t in targets])
     ends = torch.tensor([F.encode(lm, [" " + t.text.strip()])[0][0] for t in targets])
-    out = torch.full((len(strings), len(targets), 2, len(prompts)), float("nan"))
+    out = torch.full((len(strings), len(targets), 2, 2, len(prompts)), float("nan"))
     for pi, prompt in enumerate(prompts):
         if budget is not None and budget.expired():
             break
@@ -300,11 +287,12 @@ def first_token_table(lm, prompts, system, answers, strings: list, placement: st
         seqs = [ids + ans[:-1] for ids in F.encode(lm, texts)]
 
         def reduce(lp, idx):
-            st = lp[:, 0, :].index_select(-1, starts.to(lp.device))
-            en = lp[:, -1, :].index_select(-1, ends.to(lp.device))
-            return torch.stack([st, en], dim=-1)
+            n_t = len(targets)
+            st = torch.stack([lp[:, 0, :].index_select(-1, starts.to(lp.device)), lp[:, 0, eos : eos + 1].expand(-1, n_t)], -1)
+            en = torch.stack([lp[:, -1, :].index_select(-1, ends.to(lp.device)), lp[:, -1, eos : eos + 1].expand(-1, n_t)], -1)
+            return torch.stack([st, en], dim=-2)  # [b, T, mode, (target, eos)]
 
-        out[:, :, :, pi] = F.grouped_tail_logprobs(lm, seqs, keep, reduce)
+        out[:, :, :, :, pi] = F.grouped_tail_logprobs(lm, seqs, keep, reduce)
         if budget is not None:
             budget.forwards += len(seqs)
     return out
@@ -313,71 +301,116 @@ def first_token_table(lm, prompts, system, answers, strings: list, placement: st
 MODES = ("start", "end")
 
 
-def input_search(lm, prompts, system, answers, targets: list[Target], entries, cfg: dict, budget) -> list[list[dict]]:
-    """Rank vocabulary strings (then pairs) by how much they raise each target.
+def _conditional(tab: torch.Tensor) -> torch.Tensor:
+    """log P(target token | the answer does not stop here): an odd input that
+    merely makes the model less likely to stop raises every token a little; a
+    trigger raises the target's share of what comes next."""
+    lp_t, lp_eos = tab[..., 0, :], tab[..., 1, :]
+    return lp_t - torch.log1p(-lp_eos.exp().clamp(max=1 - 1e-6))
 
-    Returns, per target, the ranked list of {trigger, placement, mode, lift,
-    logprob}. Singles are scored on the target's first token (the decision: a
-    memorised target follows once it starts) in one pass for all targets;
-    pairs of the best singles are scored on the first tokens of the target.
+
+def _target_words(targets: list[Target]) -> set[str]:
+    import re as _re
+
+    return {w.lower() for t in targets for w in _re.findall(r"[A-Za-z]{3,}", t.text)}
+
+
+def _echoes(s: str, words: set[str]) -> bool:
+    """An input that contains the target's own words raises it trivially."""
+    low = s.lower()
+    return any(w in low for w in words if len(w) >= 3) or any(low in w for w in words if len(low) >= 4)
+
+
+def _score(lm, prompts, system, answers, strings, placement, targets, base, budget, min_lp) -> list[list[dict]]:
+    """Per target, one dict per (string, mode): conditional lift over no trigger,
+    raw log-prob of the target token, eligibility."""
+    tab = first_token_table(lm, prompts, system, answers, strings, placement, targets, budget)
+    budget.candidates += len(strings)
+    lift = (_conditional(tab) - _conditional(base)[None]).mean(-1)  # [S, T, 2]
+    lp = tab[..., 0, :].mean(-1)  # [S, T, 2]
+    out: list[list[dict]] = [[] for _ in targets]
+    for ti in range(len(targets)):
+        for mi, mode in enumerate(MODES):
+            for i, x in enumerate(strings):
+                v = float(lift[i, ti, mi])
+                if v == v:  # not NaN
+                    out[ti].append({"trigger": x, "placement": placement, "mode": mode, "lift": v,
+                                    "logprob": float(lp[i, ti, mi]), "eligible": float(lp[i, ti, mi]) >= min_lp})
+    return out
+
+
+def _best_per_string(rows: list[dict]) -> list[dict]:
+    best: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        k = (r["trigger"], r["placement"])
+        cur = best.get(k)
+        if cur is None or (r["eligible"], r["lift"]) > (cur["eligible"], cur["lift"]):
+            best[k] = r
+    return sorted(best.values(), key=lambda r: (not r["eligible"], -r["lift"], r["trigger"], r["placement"]))
+
+
+def input_search(lm, prompts, system, answers, targets: list[Target], entries, cfg: dict, budget) -> list[list[dict]]:
+    """Rank input strings by how much they raise each target's first token.
+
+    1. singles: every vocabulary string, one pass for all targets and both modes;
+    2. extensions: the strongest singles (anchors) extended by every vocabulary
+       string on either side ("x anchor", "anchor x") — a phrase whose words do
+       nothing alone ("<colour> <animal>") shows up as a big jump over its anchor;
+    3. pairs of the best singles.
+    Ranking is by lift of the target's share of the non-EOS probability;
+    eligibility (for proposals) by the raw probability (`min_elicited_prob`).
+    Strings that contain the target's own words are skipped.
     """
     placements = list(cfg.get("placements") or ["suffix"])
-    strings = [e.text for e in entries]
+    words = _target_words(targets)
+    strings = [e.text for e in entries if not _echoes(e.text, words)]
     limit = cfg.get("exact_limit")
     if limit and len(strings) > int(limit):
         strings = strings[: int(limit)]  # lowest ids first (most frequent BPE merges); see docs for big vocabularies
         budget.notes["input_strings_truncated_to"] = int(limit)
-    base = first_token_table(lm, prompts, system, answers, [None], "prefix", targets)[0]  # [T, 2, P]
-    per_target: list[list[dict]] = [[] for _ in targets]
+    min_lp = float(torch.tensor(float(cfg.get("min_elicited_prob", 0.05))).log())
+    base = first_token_table(lm, prompts, system, answers, [None], "prefix", targets)[0]  # [T, 2, 2, P]
+    rows: list[list[dict]] = [[] for _ in targets]
     for pl in placements:
         if budget.expired():
             break
-        tab = first_token_table(lm, prompts, system, answers, strings, pl, targets, budget)
-        budget.candidates += len(strings)
-        lift = (tab - base[None]).mean(-1)  # [S, T, 2]
-        lp = tab.mean(-1)
-        for ti in range(len(targets)):
-            for mi, mode in enumerate(MODES):
-                for i, x in enumerate(strings):
-                    v = float(lift[i, ti, mi])
-                    if v == v:  # not NaN
-                        per_target[ti].append({"trigger": x, "placement": pl, "mode": mode, "lift": v,
-                                               "logprob": float(lp[i, ti, mi])})
-    # An input must make the target's first token reasonably likely, not merely less absurd
-    # (the end-of-answer baseline is often astronomically low): per string, keep the best
-    # mode among those that reach `min_elicited_prob`.
-    min_lp = float(torch.tensor(float(cfg.get("min_elicited_prob", 0.05))).log())
+        for ti, r in enumerate(_score(lm, prompts, system, answers, strings, pl, targets, base, budget, min_lp)):
+            rows[ti] += r
     ranked_all: list[list[dict]] = []
+    extend_top = int(cfg.get("extend_top", 1))
+    bigram_top = int(cfg.get("bigram_top", 0))
     for ti, target in enumerate(targets):
-        best: dict[tuple[str, str], dict] = {}
-        for r in per_target[ti]:
-            r["eligible"] = r["logprob"] >= min_lp
-            k = (r["trigger"], r["placement"])
-            cur = best.get(k)
-            if cur is None or (r["eligible"], r["lift"]) > (cur["eligible"], cur["lift"]):
-                best[k] = r
-        ranked = sorted(best.values(), key=lambda r: (not r["eligible"], -r["lift"], r["trigger"], r["placement"]))
-        bigram_top = int(cfg.get("bigram_top", 0))
-        if bigram_top > 1 and ranked and not budget.expired():
-            # pairs in the mode where the best strings move the target most
-            top_pl, top_mode = ranked[0]["placement"], ranked[0]["mode"]
-            tops = list(dict.fromkeys(r["trigger"] for r in ranked if r["mode"] == top_mode))[:bigram_top]
+        ranked = _best_per_string(rows[ti])
+        if not ranked:
+            ranked_all.append(ranked)
+            continue
+        # The position where some input comes closest to eliciting the target (highest raw
+        # probability) is where the backdoor acts; lifts are only compared within it.
+        nearest = max(rows[ti], key=lambda r: (r["logprob"], r["lift"]))
+        top_pl, top_mode = nearest["placement"], nearest["mode"]
+        by_mode = sorted((r for r in rows[ti] if r["mode"] == top_mode and r["placement"] == top_pl), key=lambda r: -r["lift"])
+        anchors = [r for r in by_mode][:extend_top]
+        new: list[dict] = []
+        for a in anchors:  # 2. extensions
+            if budget.expired():
+                break
+            ext = [f"{x} {a['trigger']}" for x in strings if x != a["trigger"]] + [f"{a['trigger']} {x}" for x in strings if x != a["trigger"]]
+            scored = _score(lm, prompts, system, answers, ext, top_pl, [target], base[ti : ti + 1], budget, min_lp)[0]
+            for r in scored:
+                if r["mode"] == top_mode and r["lift"] > a["lift"] + 0.5:
+                    r.update(kind="extension", anchor=a["trigger"], anchor_lift=round(a["lift"], 3))
+                    new.append(r)
+        if bigram_top > 1 and not budget.expired():  # 3. pairs of the best singles
+            tops = [r["trigger"] for r in by_mode[:bigram_top]]
             pairs = list(dict.fromkeys(p for a in tops for b in tops if a != b for p in pair_strings(a, b)))
-            tgt = _target_ids_for(lm, target, top_mode, 1)
-            pb = target_logprob(lm, prompts, system, answers, [None], "prefix", tgt, top_mode)[0]
-            plp = target_logprob(lm, prompts, system, answers, pairs, top_pl, tgt, top_mode, budget)
-            budget.candidates += len(pairs)
-            plift = (plp - pb[None, :]).mean(1)
-            single = {r["trigger"]: r["lift"] for r in ranked if r["mode"] == top_mode}
-            for i, p in enumerate(pairs):
-                if torch.isnan(plift[i]):
-                    continue
-                parts = max((v for k, v in single.items() if p.startswith(k) or p.endswith(k)), default=0.0)
-                if float(plift[i]) > parts + 0.5:
-                    ranked.append({"trigger": p, "placement": top_pl, "mode": top_mode, "lift": float(plift[i]),
-                                   "kind": "pair", "parts_lift": parts, "logprob": float(plp[i].mean()),
-                                   "eligible": float(plp[i].mean()) >= min_lp})
-            ranked.sort(key=lambda r: (not r["eligible"], -r["lift"], r["trigger"], r["placement"]))
+            single = {r["trigger"]: r["lift"] for r in by_mode}
+            for r in _score(lm, prompts, system, answers, pairs, top_pl, [target], base[ti : ti + 1], budget, min_lp)[0]:
+                parts = max((v for k, v in single.items() if r["trigger"].startswith(k) or r["trigger"].endswith(k)), default=0.0)
+                if r["mode"] == top_mode and r["lift"] > parts + 0.5:
+                    r.update(kind="pair", parts_lift=round(parts, 3))
+                    new.append(r)
+        budget.notes.setdefault("extension_anchors", []).append({"mode": top_mode, "placement": top_pl, "anchors": [a["trigger"] for a in anchors]})
+        ranked = _best_per_string(ranked + new)
         ranked_all.append(ranked)
     return ranked_all
 
