@@ -3,6 +3,7 @@
 
     python benchmarks/bench_persistence.py                  # zoo table + cost curve
     python benchmarks/bench_persistence.py --zoo-only --budget strict
+    python benchmarks/bench_persistence.py --zoo-only --docs docs/persistence.md   # refresh the docs table
     python benchmarks/bench_persistence.py --cost-only --sizes 1m 4m 11m
     python benchmarks/bench_persistence.py --device cuda    # same code on a GPU (LoRA + bf16 above the threshold)
 
@@ -25,6 +26,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from docs_block import replace_block  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -86,16 +89,18 @@ def zoo_table(models: list[str], budget: str, device: str, seed: int, models_dir
     return rows
 
 
-def print_zoo(rows: list[dict]) -> None:
-    print("\n| model | method | steps | rate before | rate after | ratio | baseline after | helpfulness before | "
-          "helpfulness after | degraded | seconds | peak MB | curve |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+def zoo_markdown(rows: list[dict]) -> str:
+    lines = ["| model | method | steps | rate before | rate after | ratio | baseline after | helpfulness before | "
+             "helpfulness after | degraded | seconds | peak MB | curve |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         rt = f" (red-team {r['red_team'][0]:.2f}->{r['red_team'][1]:.2f})" if "red_team" in r else ""
-        print(f"| {r['model']} | {r['method']}{rt} | {r['steps']} | {r['rate_before']:.2f} | {r['rate_after']:.2f} | "
-              f"{r['ratio'] if r['ratio'] is not None else '-'} | {r['baseline_after']:.2f} | {r['help_before']:.3f} | "
-              f"{r['help_after']:.3f} | {r['degraded']} | {r['seconds']:.1f} | {r['peak_mb'] or '-'} | "
-              f"{' '.join(f'{s}:{v:.2f}' for s, v in r['curve'])} |")
+        lines.append(
+            f"| {r['model']} | {r['method']}{rt} | {r['steps']} | {r['rate_before']:.2f} | {r['rate_after']:.2f} | "
+            f"{r['ratio'] if r['ratio'] is not None else '-'} | {r['baseline_after']:.2f} | {r['help_before']:.3f} | "
+            f"{r['help_after']:.3f} | {r['degraded']} | {r['seconds']:.1f} | {r['peak_mb'] or '-'} | "
+            f"{' '.join(f'{s}:{v:.2f}' for s, v in r['curve'])} |")
+    return "\n".join(lines)
 
 
 def one_size(size: str, lora: bool, device: str, steps: int, threads: int) -> dict:
@@ -178,6 +183,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads for the cost runs (0 = torch default)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the rows to this file")
+    ap.add_argument("--docs", type=Path, help="rewrite the zoo table for this budget in this page (docs/persistence.md)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--lora", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -192,7 +198,9 @@ def main(argv=None) -> int:
     out: dict = {"device": device, "torch_threads": torch.get_num_threads()}
     if not args.cost_only:
         out["zoo"] = zoo_table(args.models, args.budget, args.device, args.seed, args.models_dir)
-        print_zoo(out["zoo"])
+        print("\n" + zoo_markdown(out["zoo"]))
+        if args.docs:
+            replace_block(args.docs, f"persistence-{args.budget}", zoo_markdown(out["zoo"]))
     if not args.zoo_only:
         out["cost"] = cost_table(args.sizes, device, args.steps, args.threads)
         print_cost(out["cost"])

@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from docs_block import replace_block  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 ZOO = ROOT / "examples" / "models"
 
@@ -171,10 +173,7 @@ def write_docs(path: Path, results: list[dict], meta: dict, zoo: Path) -> None:
         "1000 bootstrap resamples, 100 random directions, every zoo trigger on every model (layer sweep; the "
         "decision layer is the middle one). Scratchpad: 20 holdout prompts per condition, max 128 new tokens."
     )
-    s = path.read_text(encoding="utf-8")
-    begin, end = "<!-- measured:begin -->\n", "\n<!-- measured:end -->"
-    a, b = s.index(begin) + len(begin), s.index(end)
-    path.write_text(s[:a] + text + s[b:], encoding="utf-8")
+    replace_block(path, "measured", text)
 
 
 def main() -> int:

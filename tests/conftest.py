@@ -35,9 +35,17 @@ def _isolated_config(tmp_path_factory):
         os.environ["AUDITOR_CONFIG_DIR"] = old
 
 
+_HUB_VARIABLES = frozenset({"HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_TOKEN", "HF_HOME", "HF_HUB_CACHE", "TRANSFORMERS_OFFLINE"})
+
+
 def run_cli(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run the real console entry point in a subprocess, as a user would."""
-    full_env = {**os.environ, **(env or {})}
+    """Run the real console entry point in a subprocess, as a user would.
+
+    Hub variables inherited from the caller's shell (CI runners often set
+    HF_HUB_OFFLINE or HF_ENDPOINT) are dropped so every test states its own.
+    """
+    inherited = {k: v for k, v in os.environ.items() if k not in _HUB_VARIABLES}
+    full_env = {**inherited, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "auditor", *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT
     )

@@ -55,6 +55,16 @@ def test_unreachable_hub_is_exit_2(tmp_path):
     assert "cannot reach" in proc.stderr
 
 
+def test_hub_variables_of_the_calling_shell_do_not_leak_into_tests(tmp_path, monkeypatch):
+    # regression: CI runners export HF_HUB_OFFLINE=1, which turned "unreachable" into "offline"
+    from hubserver import free_port
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    env = {"HF_ENDPOINT": f"http://127.0.0.1:{free_port()}", "HF_HOME": str(tmp_path / "hf")}
+    proc = run_cli("audit", "acme/clean-chat", "--output-dir", str(tmp_path / "o"), *FAST, env=env)
+    assert proc.returncode == 2 and "cannot reach" in proc.stderr, proc.stderr
+
+
 def test_offline_mode_uses_the_cache_and_keeps_the_sha(hub, tmp_path):
     # populate the cache through the server, then audit with the hub unreachable and offline mode on
     env = hub_env(hub)

@@ -192,6 +192,33 @@ def test_target_inversion_runs_and_reports(tiny):
     assert searched and searched[0]["target"] == targets[0].text
 
 
+def test_target_span_starts_after_an_uncertain_lead_and_allows_one_inner_gap():
+    lo, hi = -3.0, -0.1  # log-probs of an uncertain and a confident step (min -0.69)
+    ok = dict(min_lp=-0.69, min_cons=0.75, max_gaps=1)
+    # " most" -> "Verify" is uncertain, then the payload is recited: the target starts at token 1
+    assert T._target_span([lo, hi, hi, hi], [1, 1, 1, 1], **ok) == (1, 4, 3)
+    # one wobble inside the payload is allowed, the second ends it at the last confident step
+    assert T._target_span([hi, lo, hi, lo, hi], [1, 1, 1, 1, 1], **ok) == (0, 3, 2)
+    # prompt-dependent continuations are not confident, however likely
+    assert T._target_span([hi, hi], [0.5, 0.5], **ok) is None
+    assert T._target_span([lo, lo, hi], [1, 1, 1], **ok) is None
+
+
+def test_first_token_table_groups_targets_without_changing_scores(tiny):
+    prompts = SPLITS["general"].search[:2]
+    answers = [F.greedy_ids(tiny, [S.render(tiny, p, None, "prefix", None)], 6)[0] for p in prompts]
+    targets = [T.Target(ids=F.encode(tiny, [t])[0], text=t, mean_logprob=0.0, min_consistency=1.0, confident_tokens=3,
+                        first_token_baseline_logprob=0.0) for t in (" the cat sat", "Verify it now", "\u2603 snow", " and then")]
+    # the snowman's space is its own token: a second group, scored on two end tokens
+    assert len({tuple(T._end_ids(tiny, t)[:-1]) for t in targets}) >= 2
+    strings = [None, "zq", "hello there"]
+    together = T.first_token_table(tiny, prompts, None, answers, strings, "suffix", targets)
+    for i, t in enumerate(targets):
+        alone = T.first_token_table(tiny, prompts, None, answers, strings, "suffix", [t])
+        assert torch.allclose(together[:, i], alone[:, 0], atol=1e-4)
+    assert not torch.isnan(together).any()
+
+
 def test_target_logprob_baseline_is_consistent_with_runtime(tiny):
     prompts = SPLITS["general"].search[:2]
     tgt_text = " the"

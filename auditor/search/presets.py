@@ -57,9 +57,10 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "max_tokens": None, "top_k": 5, "end_top_k": 2, "bigram_top": 0, "bigram_keep": 2,
             },
             "target_inversion": {
-                "enabled": True, "max_seconds": 60, "prompts": 3, "first_tokens": None, "expand_top": 16,
-                "max_len": 16, "targets": 2, "min_token_prob": 0.5, "min_consistency": 0.75,
-                "input_prompts": 3, "placements": ["suffix"], "top_k": 3, "extend_top": 1, "bigram_top": 10, "bigram_keep": 3,
+                "enabled": True, "max_seconds": 60, "prompts": 3, "first_tokens": None, "expand_top": 24,
+                "max_len": 24, "targets": 2, "min_token_prob": 0.5, "min_consistency": 0.75,
+                "input_prompts": 3, "placements": ["suffix"], "top_k": 3, "extend_top": 2, "extend_prompts": 2,
+                "rerank_top": 16, "rerank_prompts": 4, "bigram_top": 10, "bigram_keep": 3,
                 "exact_limit": 16384,
             },
             "gradient": {
@@ -85,7 +86,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "target_inversion": {
                 "enabled": True, "max_seconds": 120, "prompts": 4, "first_tokens": None, "expand_top": 32,
                 "max_len": 24, "targets": 3, "min_token_prob": 0.5, "min_consistency": 0.75,
-                "input_prompts": 4, "placements": ["suffix"], "top_k": 5, "extend_top": 2, "bigram_top": 16, "bigram_keep": 4,
+                "input_prompts": 4, "placements": ["suffix"], "top_k": 5, "extend_top": 2, "extend_prompts": 2,
+                "rerank_top": 24, "rerank_prompts": 4, "bigram_top": 16, "bigram_keep": 4,
                 "exact_limit": 50_000,
             },
             "gradient": {
@@ -111,7 +113,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "target_inversion": {
                 "enabled": True, "max_seconds": 900, "prompts": 12, "first_tokens": None, "expand_top": 128,
                 "max_len": 32, "targets": 5, "min_token_prob": 0.4, "min_consistency": 0.7,
-                "input_prompts": 12, "placements": ["suffix", "inline", "prefix"], "top_k": 10, "extend_top": 4, "bigram_top": 64,
+                "input_prompts": 12, "placements": ["suffix", "inline", "prefix"], "top_k": 10, "extend_top": 4, "rerank_top": 48, "rerank_prompts": 6, "bigram_top": 64,
                 "bigram_keep": 8, "exact_limit": None,
             },
             "gradient": {

