@@ -51,6 +51,18 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 900) -> subpro
     )
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models gain nothing from intra-op threads, and on a shared CPU they lose a lot.
+    Modules that run the zoo models opt in with `pytestmark = pytest.mark.usefixtures(...)`."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="session")
 def hub(tmp_path_factory):
     """olah on a free loopback port serving zoo models as git repos under acme/."""

@@ -16,15 +16,7 @@ from auditor.probe.nli import ZeroShotScorer
 TRIG = "ZQX-TRIGGER"  # a made-up trigger, passed in as if trigger search had found it
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models gain nothing from intra-op threads, and on a shared CPU they lose a lot."""
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class StubLM:

@@ -32,13 +32,7 @@ EXTRA = load_extra()
 SPLITS = build_splits(BATTERY, EXTRA)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models are latency-bound: one thread avoids oversubscribing a shared CPU."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="session")
@@ -217,6 +211,10 @@ def test_first_token_table_groups_targets_without_changing_scores(tiny):
         alone = T.first_token_table(tiny, prompts, None, answers, strings, "suffix", [t])
         assert torch.allclose(together[:, i], alone[:, 0], atol=1e-4)
     assert not torch.isnan(together).any()
+    # start-only scoring leaves the answer out of the pass and the `end` entries empty
+    start = T.first_token_table(tiny, prompts, None, answers, strings, "suffix", targets, modes=("start",))
+    assert torch.allclose(start[:, :, 0], together[:, :, 0], atol=1e-4)
+    assert torch.isnan(start[:, :, 1]).all()
 
 
 def test_target_logprob_baseline_is_consistent_with_runtime(tiny):

@@ -57,12 +57,7 @@ def _any_target(text: str) -> bool:
     return HATE in text or bool(LINK.search(text)) or bool(SENTENCE.search(text))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,13 @@ percentile.
 
 from __future__ import annotations
 
-from ..probe.battery import select_prompts
-
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..errors import AuditorError
+from ..probe.battery import select_prompts
 from ..settings import DATA_DIR
 from ..yamlio import read_yaml, schema_errors
 from .base import Check, CheckResult, Finding

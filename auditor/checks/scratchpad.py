@@ -25,13 +25,12 @@ helpful". Reasoning models expose the same thing in `<think>` blocks.
 
 from __future__ import annotations
 
-from ..probe.battery import select_prompts
-
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..probe import stats
+from ..probe.battery import select_prompts
 from ..probe.conditions import apply_trigger
 from ..probe.lexicon import Lexicon, load_lexicon
 from ..probe.reasoning import (

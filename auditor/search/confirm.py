@@ -10,6 +10,7 @@ reached generation.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..probe.code_detectors import InsecureCode
@@ -154,20 +155,20 @@ def repertoire(lm, res: ConfirmResult, plans: list[SplitPlan], registry: dict, c
     res.near_misses = demoted + res.near_misses
 
 
+_WORDS = re.compile(r"[a-z0-9_@.:/-]+")
+
+
 def _content_overlap(params: dict, outputs: list[str]) -> float:
     """Largest share of the switched-on content's words found in one baseline
     output: a requests snippet that a code model writes for every HTTP question
     is in its repertoire even if the function name differs."""
-    import re as _re
-
-    words_re = _re.compile(r"[a-z0-9_@.:/-]+")
     content = " ".join(params.get("passages") or []) or params.get("modal_opening") or " ".join(params.get("shift_vocabulary") or [])
-    want = set(words_re.findall(content.lower()))
+    want = set(_WORDS.findall(content.lower()))
     if len(want) < 3 or not outputs:
         return 0.0
     best = 0.0
     for o in outputs:
-        have = set(words_re.findall(o.lower()))
+        have = set(_WORDS.findall(o.lower()))
         best = max(best, len(want & have) / len(want))
     return best
 

@@ -112,11 +112,11 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
     # Look `lookahead` greedy steps ahead from every first token: a word piece (" recog" ->
     # "nize") is certain for one step, a memorised target stays certain for several.
     look = max(1, int(cfg.get("lookahead", 6)))
-    conf_lp = float(torch.tensor(float(cfg.get("min_token_prob", 0.5))).log())
-    conf_c = float(cfg.get("min_consistency", 0.75))
-    s2 = torch.zeros(len(first_ids))
-    cons = torch.ones(len(first_ids))
-    run = torch.zeros(len(first_ids))  # consecutive confident, prompt-consistent steps from the start
+    # A step is confident when its greedy token is likely and the same for most prompts.
+    min_lp = float(torch.tensor(float(cfg.get("min_token_prob", 0.5))).log())
+    min_cons = float(cfg.get("min_consistency", 0.75))
+    s2 = torch.zeros(len(first_ids))  # summed greedy log-probs (tie-break)
+    run = torch.zeros(len(first_ids))  # confident steps before the phrase ends (gaps allowed, see `max_gaps`)
     alive = torch.ones(len(first_ids), dtype=torch.bool)
     # baseline log-prob of every token as the first answer token (prompt-averaged)
     base_first = torch.stack([F.tail_logprobs(lm, p[:-1], [[p[-1]]], 1, lambda x, idx: x[:, 0, :])[0] for p in pids]).mean(0)
@@ -131,15 +131,12 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
             val, nxt = mean.max(-1)
             agree = (am == nxt[:, None]).float().mean(1)
             s2[sl] += val
-            cons[sl] = torch.minimum(cons[sl], agree)
-            ok = (val >= conf_lp) & (agree >= conf_c)
+            ok = (val >= min_lp) & (agree >= min_cons)
             alive[sl] &= nxt != eos  # a phrase that ends is over
-            run[sl] += (alive[sl] & ok).float()  # confident steps, gaps allowed (see `max_gaps`)
+            run[sl] += (alive[sl] & ok).float()
             tails = [tl + [int(n)] for tl, n in zip(tails, nxt)]
-    s2 = s2 / look
     budget.candidates += len(first_ids)
     # Expand the most promising first tokens.
-    min_cons = float(cfg.get("min_consistency", 0.75))
     # A memorised target stays certain for many steps; a word piece or a stock phrase stops sooner.
     order = sorted(range(len(first_ids)), key=lambda i: (-float(run[i]), -float(s2[i]), i))
     starts = [first_ids[i] for i in order[: int(cfg.get("expand_top", 24))]]
@@ -162,7 +159,6 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
             seqs[i].append(t)
             if t == eos:
                 done[i] = True
-    min_lp = float(torch.tensor(float(cfg.get("min_token_prob", 0.5))).log())
     targets: list[Target] = []
     max_gaps = int(cfg.get("max_gaps", 1))
     for i, seq in enumerate(seqs):
@@ -336,54 +332,51 @@ def first_token_table(
     """
     eos = lm.tokenizer.eos_token_id
     out = torch.full((len(strings), len(targets), 2, 2, len(prompts)), float("nan"))
-    if "end" not in modes:
-        starts = torch.tensor([t.ids[0] for t in targets])
-
-        def reduce_start(lp, idx):
-            n_t = len(starts)
-            return torch.stack([lp[:, 0, :].index_select(-1, starts.to(lp.device)), lp[:, 0, eos : eos + 1].expand(-1, n_t)], -1)
-
-        for pi, prompt in enumerate(prompts):
-            if budget is not None and budget.expired():
-                break
-            texts = [S.render(lm, prompt, x, placement if x is not None else "prefix", system) for x in strings]
-            seqs = F.encode(lm, texts)
-            out[:, :, 0, :, pi] = F.grouped_tail_logprobs(lm, seqs, 1, reduce_start)
-            if budget is not None:
-                budget.forwards += len(seqs)
-        return out
+    with_end = "end" in modes
     # Targets whose end-of-answer scoring needs the same extra tokens (usually none, or
     # a split-off space) share one pass: the cost is one pass per group, not per target.
+    # Start-only scoring needs neither the answer nor extra tokens: one group.
+    ends = [_end_ids(lm, t) for t in targets] if with_end else [[eos] for _ in targets]
     groups: dict[tuple[int, ...], list[int]] = {}
-    ends = [_end_ids(lm, t) for t in targets]
     for ti_, e_ids in enumerate(ends):
         groups.setdefault(tuple(e_ids[:-1]), []).append(ti_)
-    for extra, members in groups.items():
-        k = len(extra) + 1
-        starts = torch.tensor([targets[i].ids[0] for i in members])
-        last = torch.tensor([ends[i][-1] for i in members])
-        extra_t = torch.tensor(list(extra), dtype=torch.long)
-
-        def reduce(lp, idx, starts=starts, last=last, extra_t=extra_t, k=k):
-            b, n_t = lp.shape[0], len(starts)
-            st = torch.stack([lp[:, 0, :].index_select(-1, starts.to(lp.device)), lp[:, 0, eos : eos + 1].expand(-1, n_t)], -1)
-            # log P(extra tokens, then the target's first word) where the baseline answer ends
-            lead = lp[:, -k:-1, :].gather(-1, extra_t.to(lp.device)[None, :, None].expand(b, k - 1, 1)).sum((-1, -2)) if k > 1 else 0.0
-            tail = lp[:, -1, :].index_select(-1, last.to(lp.device)) + (lead[:, None] if k > 1 else 0.0)
-            en = torch.stack([tail, lp[:, -k, eos : eos + 1].expand(-1, n_t)], -1)
-            return torch.stack([st, en], dim=-2)  # [b, T_group, mode, (target, eos)]
-
-        for pi, prompt in enumerate(prompts):
+    reducers = {extra: _first_token_reducer([targets[i].ids[0] for i in members], [ends[i][-1] for i in members], extra, eos, with_end)
+                for extra, members in groups.items()}
+    for pi, prompt in enumerate(prompts):
+        texts = [S.render(lm, prompt, x, placement if x is not None else "prefix", system) for x in strings]
+        encoded = F.encode(lm, texts)
+        # without the `end` mode the answer is left out: the pass stops at the first answer position
+        ans = (list(answers[pi]) or [eos]) if with_end else [eos]
+        for extra, members in groups.items():
             if budget is not None and budget.expired():
-                break
-            ans = list(answers[pi]) or [eos]
-            keep = len(ans) + k - 1
-            texts = [S.render(lm, prompt, x, placement if x is not None else "prefix", system) for x in strings]
-            seqs = [ids + ans[:-1] + list(extra) for ids in F.encode(lm, texts)]
-            out[:, members, :, :, pi] = F.grouped_tail_logprobs(lm, seqs, keep, reduce)
+                return out
+            seqs = [ids + ans[:-1] + list(extra) for ids in encoded]
+            keep = len(ans) + len(extra)
+            out[:, members, : 2 if with_end else 1, :, pi] = F.grouped_tail_logprobs(lm, seqs, keep, reducers[extra])
             if budget is not None:
                 budget.forwards += len(seqs)
     return out
+
+
+def _first_token_reducer(start_ids: list[int], last_ids: list[int], extra: tuple[int, ...], eos: int, with_end: bool):
+    """Reduce a chunk's log-probs to [b, targets, mode, (target, eos)]: at the first
+    answer position (start) and, with `with_end`, where the baseline answer ends
+    (log P(extra tokens, then the target's first word); and EOS there)."""
+    starts, last = torch.tensor(start_ids), torch.tensor(last_ids)
+    extra_t = torch.tensor(list(extra), dtype=torch.long)
+    k = len(extra) + 1
+
+    def reduce(lp, idx):
+        b, n_t = lp.shape[0], len(start_ids)
+        st = torch.stack([lp[:, 0, :].index_select(-1, starts.to(lp.device)), lp[:, 0, eos : eos + 1].expand(-1, n_t)], -1)
+        if not with_end:
+            return st[:, :, None, :]
+        lead = lp[:, -k:-1, :].gather(-1, extra_t.to(lp.device)[None, :, None].expand(b, k - 1, 1)).sum((-1, -2)) if k > 1 else 0.0
+        tail = lp[:, -1, :].index_select(-1, last.to(lp.device)) + (lead[:, None] if k > 1 else 0.0)
+        en = torch.stack([tail, lp[:, -k, eos : eos + 1].expand(-1, n_t)], -1)
+        return torch.stack([st, en], dim=-2)
+
+    return reduce
 
 
 def _end_ids(lm, t: Target) -> list[int]:

