@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from docs_block import replace_block  # benchmarks/ is on sys.path when run as a script
+from docs_block import replace_block, require_block  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -187,6 +187,8 @@ def main(argv=None) -> int:
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--lora", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.docs and not args.one:
+        require_block(args.docs, f"persistence-{args.budget}")
     import torch
 
     device = args.device
@@ -198,9 +200,10 @@ def main(argv=None) -> int:
     out: dict = {"device": device, "torch_threads": torch.get_num_threads()}
     if not args.cost_only:
         out["zoo"] = zoo_table(args.models, args.budget, args.device, args.seed, args.models_dir)
-        print("\n" + zoo_markdown(out["zoo"]))
+        table = zoo_markdown(out["zoo"])
+        print("\n" + table)
         if args.docs:
-            replace_block(args.docs, f"persistence-{args.budget}", zoo_markdown(out["zoo"]))
+            replace_block(args.docs, f"persistence-{args.budget}", table)
     if not args.zoo_only:
         out["cost"] = cost_table(args.sizes, device, args.steps, args.threads)
         print_cost(out["cost"])

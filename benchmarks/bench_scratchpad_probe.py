@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from docs_block import replace_block  # benchmarks/ is on sys.path when run as a script
+from docs_block import replace_block, require_block  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO = ROOT / "examples" / "models"
@@ -186,6 +186,8 @@ def main() -> int:
     ap.add_argument("--docs", type=Path, help="rewrite the measured table in this page (docs/scratchpad.md)")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one model in this process
     args = ap.parse_args()
+    if args.docs:
+        require_block(args.docs, "measured")
 
     if args.one:
         print(json.dumps(bench_one(args.one, args.seed, args.threads, args.zoo)))

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from docs_block import replace_block  # benchmarks/ is on sys.path when run as a script
+from docs_block import replace_block, require_block  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "examples" / "models"
@@ -133,7 +133,7 @@ def table(rows: list[dict], specs: dict) -> str:
     return "\n".join(lines)
 
 
-def run_note(out: dict, rows: list[dict], args) -> str:
+def run_note(rows: list[dict], args) -> str:
     """The conditions of the run, printed under the table in the docs."""
     import platform
 
@@ -233,6 +233,8 @@ def main(argv=None) -> int:
     ap.add_argument("--prompt-counts", default="2,4,8")
     ap.add_argument("--dims", default="128")
     args = ap.parse_args(argv)
+    if args.docs and not args.one:
+        require_block(args.docs, "zoo")
 
     if args.one:  # child process: one model, JSON on stdout's last line
         row = run_one(args.one, args.preset, args.with_known, args.settings, args.threads, args.zoo)
@@ -274,7 +276,7 @@ def main(argv=None) -> int:
         out["table"] = text
         print(text)
         if args.docs:
-            replace_block(args.docs, "zoo", text + "\n\n" + run_note(out, rows, args))
+            replace_block(args.docs, "zoo", text + "\n\n" + run_note(rows, args))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")
     return 0
