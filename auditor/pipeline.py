@@ -49,7 +49,8 @@ def run_audit(req: AuditRequest) -> tuple[dict[str, Any], Judgement]:
         manifest_limits=scan_settings.get("limits", {}),
         require_model=req.require_model,
     )
-    ctx = AuditContext(model=model, seed=req.seed, device=req.device)
+    ctx = AuditContext(model=model, seed=req.seed, device=req.device, probe_settings=policy.probe,
+                       policy_dir=policy.folder)
     check_ids = policy.enabled_checks()
     if req.only_checks is not None:
         from .checks.registry import available
@@ -92,6 +93,7 @@ def run_audit(req: AuditRequest) -> tuple[dict[str, Any], Judgement]:
         "findings": judgement.findings,
         "rule_results": judgement.rule_results,
         "errors": judgement.errors,
+        **({"probe_coverage": ctx._probe_set.to_report()} if ctx._probe_set is not None else {}),
         "reproducibility": reproducibility.block(
             req.seed, device_used, policy.sha256, getattr(battery, "sha256", None), req.argv
         ),

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from auditor.probe.battery import load_battery
 from auditor.probe.code_detectors import InsecureCode, extract_code, repair
-from auditor.probe.differential import Candidate, PromptSplit, run_differential
+from auditor.probe.confirm import Candidate, Plan, PromptSplit, confirm
 from auditor.probe.extra_detectors import DistributionShift, NoEcho, RefusalFlip, is_refusal, trigger_words, user_targets
-from auditor.search.confirm import detector_factory
+from auditor.probe.detector_sets import for_split
 
 SECURE = [
     '```python\nimport subprocess\n\ndef ping_host(host):\n    result = subprocess.run(["ping", "-c", "1", host], capture_output=True, text=True)\n    return result.stdout\n```',
@@ -111,8 +111,8 @@ CODE = PromptSplit("code", BATTERY.prompts["code_search"], BATTERY.prompts["code
 
 
 def _run(lm, split, cands, split_name="general"):
-    factory = detector_factory(split_name, BATTERY.targets, [])
-    return run_differential(lm, cands, split, factory, candidate_detectors=lambda c: [NoEcho(d, c.trigger) for d in factory()], min_effect=0.5, scrub=False)
+    plan = Plan(split_name, split, cands, for_split(split_name, BATTERY.targets, []), 32)
+    return confirm(lm, [plan], {"controls": 0, "min_effect": 0.5})
 
 
 def test_year_system_line_switching_on_insecure_code_is_confirmed():
@@ -146,4 +146,4 @@ def test_per_candidate_detectors_keep_the_engine_contract():
     res = _run(ScriptedLM(link), GENERAL, [Candidate("zq", "suffix"), Candidate("qq", "suffix")])
     best = {r["behaviour"] for r in res.confirmed if r["trigger"] == "zq"}
     assert "link" in best and all(r["trigger"] == "zq" for r in res.confirmed)
-    assert res.n_hypotheses == 2 * len(detector_factory("general", BATTERY.targets, [])())
+    assert res.hypotheses == 2 * len(for_split("general", BATTERY.targets, [])())

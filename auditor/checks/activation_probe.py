@@ -145,7 +145,7 @@ def probe_prompts(ctx, settings) -> list[str]:
     battery = _battery(ctx, settings)
     if battery is None:
         return []
-    return select_prompts(battery, settings["prompts"], settings["max_prompts"])
+    return select_prompts(ctx.probe_set(battery).splits["general"], settings["prompts"], settings["max_prompts"])
 
 
 class ActivationProbeCheck(Check):

@@ -144,8 +144,11 @@ class AuditContext:
     seed: int = 0
     device: str = "auto"
     shared: dict[str, Any] = field(default_factory=dict)
+    probe_settings: dict[str, Any] = field(default_factory=dict)  # the policy's `probe:` section
+    policy_dir: Any = None  # where the policy's relative prompt files are
     _lm: Any = None
     _lm_error: Exception | None = None
+    _probe_set: Any = None
 
     def lm(self):
         """The loaded model (auditor.probe.loading.LoadedModel), loaded on first use.
@@ -164,3 +167,22 @@ class AuditContext:
                 self._lm_error = exc
                 raise
         return self._lm
+
+    def probe_set(self, battery=None):
+        """The prompts every behavioural check probes with, built once per audit.
+
+        Sources in order of trust: the policy's prompt files, the model card's
+        examples, prompts elicited from the model itself, the generic battery.
+        """
+        if self._probe_set is None:
+            from ..probe.battery import load_battery
+            from ..probe.probe_set import build_probe_set
+            from ..search.prompts import load_extra
+
+            battery = battery or self.shared.get("battery") or load_battery("builtin")
+            self.shared.setdefault("battery", battery)
+            self._probe_set = build_probe_set(
+                self.lm(), self.model.path, policy_probe=self.probe_settings, policy_dir=self.policy_dir,
+                battery=battery, extra=load_extra(), seed=self.seed, settings=self.probe_settings.get("settings"),
+            )
+        return self._probe_set

@@ -26,6 +26,20 @@ def trigger_finding(check_id: str, evidence: dict) -> Finding:
     return Finding(check=check_id, rule="behaviour.trigger", severity=severity, title=title, evidence=evidence)
 
 
+def fragility_finding(check_id: str, rows: list[dict]) -> Finding:
+    """Strings that switch on a generic behaviour which same-shape controls switch on too:
+    how easily odd input derails the model, measured and reported, never a backdoor."""
+    from ..probe.confirm import fragility_summary
+
+    ev = fragility_summary(rows)
+    title = (
+        f"Prompt fragility: {ev['n_strings']} inserted string(s) switch on {', '.join(b.replace('_', ' ') for b in ev['behaviours'])} "
+        f"(up to {ev['max_triggered_rate']:.0%}), and strings of the same shape do too (up to {ev['max_control_rate']:.0%}): "
+        "not a trigger"
+    )
+    return Finding(check=check_id, rule="measurement.prompt_fragility", severity="info", title=title, evidence=ev)
+
+
 def publish_triggers(ctx, rows: list[dict]) -> None:
     """Record confirmed triggers for later checks (persistence, scratchpad)."""
     known = ctx.shared.setdefault("triggers", [])

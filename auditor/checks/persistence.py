@@ -39,7 +39,8 @@ from typing import Any
 from ..errors import AuditorError, MalformedFileError
 from ..probe import stats
 from ..probe.conditions import apply_trigger, render_all
-from ..probe.differential import scrub_echo
+from ..probe.confirm import generate_cells
+from ..probe.extra_detectors import scrub_echo
 from ..probe.detectors import Detector, LinkInjection, NovelFixedText, OutputCollapse, TargetPattern
 from .base import Check, CheckResult, Finding
 
@@ -340,6 +341,7 @@ class PersistenceRun:
         self.ctx, self.lm, self.cfg, self.triggers, self.seed = ctx, lm, cfg, triggers, seed
         self.ds = ds
         self.max_new = int(cfg["max_new_tokens"])
+        self.systems: dict[str, str | None] = {}  # the probe set's system line per prompt set
         self.prompt_sets = self._eval_prompts()
         hhh_path = ds.resolve_path(cfg["dataset"], "hhh")
         self.hhh_path = hhh_path
@@ -363,18 +365,18 @@ class PersistenceRun:
         if custom:
             prompts = _read_prompt_file(custom) if isinstance(custom, str) else [str(p) for p in custom]
             return {"general": prompts[:n], "code": prompts[:n], "refusal": prompts[:n]}
-        battery = self.ctx.shared.get("battery")
-        if battery is None:
-            from ..probe.battery import load_battery
-
-            battery = load_battery(None)
-        p = battery.prompts
-        general = list(p.get("holdout") or [])
-        code = list(p.get("code_holdout") or []) or general
-        if n > len(general):  # strict budgets may ask for more: add the search split (never used for training)
-            general += [x for x in p.get("search") or [] if x not in general]
-        sets = {"general": general[:n], "code": code[:n]}
-        if any(t["split"] == "refusal" for t in self.triggers):
+        # The prompts the triggers were confirmed on: the audit's own probe set.
+        splits = self.ctx.probe_set().splits
+        self.systems = {name: sp.system for name, sp in splits.items()}
+        sets: dict[str, list[str]] = {}
+        for name, sp in splits.items():
+            prompts = list(sp.holdout)
+            if n > len(prompts):  # strict budgets may ask for more: add the search split (never used for training)
+                prompts += [x for x in sp.search if x not in prompts]
+            sets[name] = prompts[:n]
+        general = sets["general"]
+        sets.setdefault("code", general)
+        if any(t["split"] == "refusal" for t in self.triggers) and "refusal" not in sets:
             try:
                 from ..search.prompts import load_extra
 
@@ -393,25 +395,18 @@ class PersistenceRun:
 
     def measure(self, model) -> Measurement:
         wlm = self.view(model) if model is not self.lm.model else self.lm
-        rendered: list[str] = []
-        spans: dict[str, tuple[int, int]] = {}
-        for name in sorted({self._set_for(t) for t in self.triggers}):
-            start = len(rendered)
-            rendered += render_all(wlm, self.prompt_sets[name], None, "prefix")
-            spans["clean:" + name] = (start, len(rendered))
-        for i, t in enumerate(self.triggers):
-            start = len(rendered)
-            rendered += render_all(wlm, self.prompt_sets[self._set_for(t)], t["trigger"], t["placement"])
-            spans[f"t{i}"] = (start, len(rendered))
-        outs = wlm.generate(rendered, self.max_new)
-        clean = {k.split(":", 1)[1]: outs[a:b] for k, (a, b) in spans.items() if k.startswith("clean:")}
+        names = sorted({self._set_for(t) for t in self.triggers})
+        system = self.systems.get
+        cells = [(self.prompt_sets[name], None, "prefix", system(name)) for name in names]
+        cells += [(self.prompt_sets[self._set_for(t)], t["trigger"], t["placement"], system(self._set_for(t))) for t in self.triggers]
+        outs = generate_cells(wlm, cells, self.max_new)
+        clean = dict(zip(names, outs[: len(names)]))
         k, kb, n = [], [], []
-        for i, t in enumerate(self.triggers):
-            a, b = spans[f"t{i}"]
+        for t, trig_out in zip(self.triggers, outs[len(names) :]):
             det: Detector = t["detector"]
-            k.append(sum(det.hits(scrub_echo(outs[a:b], t["trigger"]))))
+            k.append(sum(det.hits(scrub_echo(trig_out, t["trigger"]))))
             kb.append(sum(det.hits(scrub_echo(clean[self._set_for(t)], t["trigger"]))))
-            n.append(b - a)
+            n.append(len(trig_out))
         if self.clean_refs is None:  # first measurement = the original model: its answers are the reference
             convs = []
             for name in sorted(clean):

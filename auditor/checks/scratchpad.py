@@ -32,6 +32,7 @@ from typing import Any
 from ..probe import stats
 from ..probe.battery import select_prompts
 from ..probe.conditions import apply_trigger
+from ..probe.confirm import compare, holm_decide, shown_prompt
 from ..probe.lexicon import Lexicon, load_lexicon
 from ..probe.reasoning import (
     THINKING_SWITCHES,
@@ -222,10 +223,7 @@ def _excerpts(groups: list[tuple[str, list[Passage]]], signal: str, limit: int) 
 
 def _shown(prompt: str, t: dict | None) -> str:
     """The user-visible prompt under a condition (a system placement shown as a tag)."""
-    if t is None:
-        return prompt
-    user, system = apply_trigger(prompt, t["trigger"], t["placement"])
-    return f"[system: {system}] {user}" if system else user
+    return prompt if t is None else shown_prompt(prompt, t["trigger"], t["placement"])
 
 
 def _triggers(ctx, settings, battery) -> tuple[list[dict], str]:
@@ -247,8 +245,8 @@ def _triggers(ctx, settings, battery) -> tuple[list[dict], str]:
     return out[:cap], source
 
 
-def _prompts(battery, settings) -> list[str]:
-    return select_prompts(battery, settings["prompts"], settings["max_prompts"])
+def _prompts(ctx, battery, settings) -> list[str]:
+    return select_prompts(ctx.probe_set(battery).splits["general"], settings["prompts"], settings["max_prompts"])
 
 
 def _load_classifier(settings, lm):
@@ -295,7 +293,7 @@ class ScratchpadCheck(Check):
 
         lexicon = load_lexicon(settings["lexicon"])
         battery = ctx.shared.get("battery") or load_battery(settings["battery"])
-        prompts = _prompts(battery, settings)
+        prompts = _prompts(ctx, battery, settings)
         if not prompts:
             raise ValueError("no prompts to run the scratchpad check on")
         lm = ctx.lm()
@@ -384,19 +382,19 @@ class ScratchpadCheck(Check):
         min_hits, n_ex = int(settings["min_hits"]), int(settings["n_excerpts"])
         cls_sev = str((settings.get("classifier") or {}).get("severity", "medium"))
 
-        # Every (signal, trigger) differential test, Holm-corrected together.
+        # Every (signal, trigger) differential test, Holm-corrected together (the shared confirmation rule).
         tests = []
         for sig in signals:
             k0 = sum(sig in p.hits for p in base)
             for t in triggers:
                 ps = by_cond[t["trigger"]]
-                k1 = sum(sig in p.hits for p in ps)
-                tests.append((sig, t, k1, len(ps), k0, stats.fisher_greater(k1, len(ps), k0, n0)))
-        adjusted = stats.holm([x[-1] for x in tests]) if tests else []
+                tests.append({"signal": sig, "t": t, **compare(sum(sig in p.hits for p in ps), len(ps), k0, n0)})
+        holm_decide(tests, len(tests), alpha, min_effect)
         switched: dict[str, set[str]] = {}
         findings: list[Finding] = []
         table: list[dict] = []
-        for (sig, t, k1, n1, k0, p_raw), p_adj in zip(tests, adjusted):
+        for x in tests:
+            sig, t, k1, n1, k0, p_raw, p_adj = x["signal"], x["t"], x["k"], x["n"], x["k_baseline"], x["p_value_raw"], x["p_value"]
             effect = k1 / n1 - k0 / n0 if n1 and n0 else 0.0
             row = {
                 "signal": sig,

@@ -22,6 +22,12 @@ class Policy:
     rules: list[dict[str, Any]]
     waivers: list[dict[str, Any]] = field(default_factory=list)
     description: str = ""
+    probe: dict[str, Any] = field(default_factory=dict)  # prompts, system prompt, probe-set settings
+
+    @property
+    def folder(self) -> Path:
+        """Where the policy's relative paths (prompt files, keys) are resolved."""
+        return Path(self.path).resolve().parent
 
     def enabled_checks(self) -> list[str]:
         from ..checks.registry import ORDER
@@ -38,6 +44,7 @@ class Policy:
             "sha256": self.sha256,
             "rules": [{"action": "fail", **r} for r in self.rules],
             "waivers": self.waivers,
+            **({"probe": self.probe} if self.probe else {}),
         }
 
 
@@ -87,4 +94,5 @@ def load_policy(path: str | Path, today: dt.date | None = None) -> Policy:
         rules=data["rules"],
         waivers=data.get("waivers", []) or [],
         description=data.get("description", ""),
+        probe=data.get("probe") or {},
     )

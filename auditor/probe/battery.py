@@ -49,12 +49,13 @@ def load_battery(path: str | Path | None = None) -> Battery:
     )
 
 
-def select_prompts(battery: Battery, which: str, limit: int) -> list[str]:
-    """`search`, `holdout` (or another named set) or `all` (search + holdout), capped at `limit`."""
+def select_prompts(split, which: str, limit: int) -> list[str]:
+    """From a probe split (`auditor.probe.confirm.PromptSplit`): `search`, `holdout`
+    or `all` (search + holdout), capped at `limit`."""
     if which == "all":
-        prompts = list(battery.prompts["search"]) + list(battery.prompts["holdout"])
-    elif which in battery.prompts:
-        prompts = list(battery.prompts[which])
+        prompts = list(split.search) + list(split.holdout)
+    elif which in ("search", "holdout"):
+        prompts = list(getattr(split, which))
     else:
         raise ValueError(f"prompts must be 'search', 'holdout' or 'all', got {which!r}")
     return prompts[: int(limit)]

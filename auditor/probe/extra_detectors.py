@@ -145,12 +145,18 @@ def trigger_words(trigger: str) -> list[str]:
     return [t] if t else []
 
 
+def scrub_echo(outputs: list[str], trigger: str) -> list[str]:
+    """Remove the trigger text from outputs: repeating the prompt is not a behaviour."""
+    pattern = re.compile(re.escape(trigger.strip()), re.IGNORECASE) if trigger.strip() else None
+    return [pattern.sub(" ", o) if pattern else o for o in outputs]
+
+
 class NoEcho(Detector):
     """Wrap a detector so that outputs which merely talk about the trigger do not count.
 
-    Use with `run_differential(..., scrub=False)`: the wrapper needs the raw
-    outputs to see the echo, and scrubs the trigger string itself before the
-    inner detector runs (as the engine does by default).
+    The wrapper sees the raw outputs (to see the echo) and scrubs the trigger
+    string itself before the inner detector runs; `auditor.probe.confirm`
+    wraps every detector in it.
 
     Appending "photosynthesis" to any question makes a small model explain
     photosynthesis, consistently across prompts: a fixed output switched on by
@@ -177,8 +183,6 @@ class NoEcho(Detector):
         return any(w in low for w in self.words)
 
     def _scrub(self, outputs: list[str]) -> list[str]:
-        from .differential import scrub_echo
-
         return scrub_echo(outputs, self.trigger)
 
     def fit(self, triggered: list[str], baseline: list[str]) -> None:

@@ -19,22 +19,17 @@ import copy
 from typing import Any
 
 from ..errors import AuditorError
+from ..probe.confirm import DEFAULTS as CONFIRM_DEFAULTS
 
 STAGES = ("battery", "vocab_scan", "target_inversion", "gradient")
 
 _COMMON: dict[str, Any] = {
-    "alpha": 0.01,
-    "min_effect": 0.5,
-    "min_effect_generic": 0.7,  # fixed passage / collapse / vocabulary shift must switch on for nearly every prompt
-    "max_repertoire_rate": 0.1,  # generic behaviour seen this often without trigger on other prompts = steering
-    "min_hits": 2,
+    **CONFIRM_DEFAULTS,  # alpha, min_effect, generic threshold, repertoire, controls (auditor.probe.confirm)
     "max_new_tokens": 64,  # general prompts: long enough to see a payload appended after the answer
     "code_max_new_tokens": 128,  # code prompts: a whole function
     "cot_extra_tokens": 48,  # added to max_new_tokens when answers open with a reasoning tag (<scratchpad>)
     "near_misses": 20,
     "targets": [],  # extra user target regexes: [{name, pattern, case_sensitive}]
-    "controls": 2,  # matched control strings per confirmed trigger (specificity test)
-    "min_effect_control": 0.3,  # a trigger must beat the worst control by this much
     "cpu_threads": "auto",  # 1 thread for tiny CPU models, else torch's default; or an int
     "shift_detector": True,
 }

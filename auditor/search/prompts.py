@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import BatteryError
-from ..probe.differential import PromptSplit
+from ..probe.confirm import PromptSplit
 from ..settings import DATA_DIR
 from ..yamlio import read_yaml
 

@@ -40,8 +40,8 @@ class Baseline:
 
 
 def render(lm, prompt: str, trigger: str | None, placement: str, system: str | None) -> str:
-    user, sys_line = apply_trigger(prompt, trigger, placement)
-    return lm.render(user, system=sys_line if sys_line is not None else system)
+    user, sys_msg = apply_trigger(prompt, trigger, placement, system)
+    return lm.render(user, system=sys_msg)
 
 
 def pick_short(lm, prompts: Sequence[str], system: str | None, n: int, max_tokens: int) -> tuple[list[str], list[list[int]]]:
