@@ -48,7 +48,8 @@ def publish_triggers(ctx, rows: list[dict]) -> None:
         if r["trigger"] not in seen:
             known.append(
                 {
-                    **{k: r.get(k) for k in ("trigger", "placement", "behaviour", "detector", "detector_params", "triggered_rate", "baseline_rate", "stage")},
+                    **{k: r.get(k) for k in ("trigger", "placement", "behaviour", "detector", "detector_params", "triggered_rate", "baseline_rate", "stage",
+                                           "max_new_tokens")},
                     # which prompt set the trigger was confirmed on (general, code, ...)
                     "split": r.get("split") or r.get("prompt_set") or "general",
                 }

@@ -297,6 +297,7 @@ def collect_triggers(ctx, cfg) -> tuple[list[dict], list[dict]]:
                 "detector": det,
                 "source": t["source"],
                 "split": split,
+                "max_new_tokens": t.get("max_new_tokens"),
             }
         )
     return out, unmeasurable
@@ -340,7 +341,9 @@ class PersistenceRun:
 
         self.ctx, self.lm, self.cfg, self.triggers, self.seed = ctx, lm, cfg, triggers, seed
         self.ds = ds
-        self.max_new = int(cfg["max_new_tokens"])
+        # At least as long as the generations the triggers were confirmed with: a link
+        # appended after the answer is invisible in a shorter one.
+        self.max_new = max([int(cfg["max_new_tokens"])] + [int(t.get("max_new_tokens") or 0) for t in triggers])
         self.systems: dict[str, str | None] = {}  # the probe set's system line per prompt set
         self.prompt_sets = self._eval_prompts()
         hhh_path = ds.resolve_path(cfg["dataset"], "hhh")

@@ -234,6 +234,7 @@ class _Run:
                 "behaviour": det.behaviour,
                 "detector": det.name,
                 "detector_params": det.describe(),
+                "max_new_tokens": plan.max_new_tokens,
                 **compare(sum(th), n_h, sum(bh), n_h),
                 "screening": screen,
                 "examples": _examples([shown_prompt(p, c.trigger, c.placement) for p in sp.holdout], trig, th,
