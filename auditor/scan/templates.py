@@ -21,7 +21,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine import Scanner
+    from .handlers import ScanContext
 
 MAX_TEMPLATE = 4 << 20
 GADGET_NAMES = {"cycler", "joiner", "lipsum", "self", "request", "config", "url_for", "get_flashed_messages",
@@ -62,7 +62,7 @@ def _env():
                                          extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do", _Generation])
 
 
-def check(sc: "Scanner", file: str, template: Any, where: str) -> None:
+def check(sc: "ScanContext", file: str, template: Any, where: str) -> None:
     """Check one template (a string) found at `where` (e.g. `chat_template`, `tokenizer.chat_template`)."""
     if not isinstance(template, str):
         sc.add("template.invalid", "medium", "chat template is not a string", {"where": where}, file, where)
@@ -93,7 +93,7 @@ def _raw_ssti(sc, file, template, where) -> None:
                {"pattern": m.group(0)}, file, where)
 
 
-def _ssti(sc: "Scanner", file: str, ast, where: str, nodes) -> None:
+def _ssti(sc: "ScanContext", file: str, ast, where: str, nodes) -> None:
     hits: list[tuple[str, str, int]] = []
 
     def hit(sev: str, what: str, node) -> None:
@@ -239,7 +239,7 @@ def strip_scaffolding(text: str) -> str:
     return text
 
 
-def _hidden(sc: "Scanner", file: str, ast, where: str, nodes) -> None:
+def _hidden(sc: "ScanContext", file: str, ast, where: str, nodes) -> None:
     found: list = []
     _collect(ast.body, nodes, True, False, found)
     min_words = int(sc.settings.get("template_min_words", 6))
