@@ -131,9 +131,11 @@ def _scan(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
 
 
 def _check_meta(sc: "ScanContext", name: str, key: str, value: str) -> None:
-    for kind, excerpt in patterns.find_code(value)[:3]:
-        sc.add("safetensors.metadata_code", "medium", f"code-like content in safetensors metadata ({kind})",
-               {"key": key, "kind": kind, "excerpt": excerpt[:160]}, name, f"__metadata__.{key}", key=(key, kind))
+    # Loaders never run metadata, so code or shell there has no benign purpose: it waits for someone to run it.
+    for kind, match, excerpt in patterns.code_hits(value)[:3]:
+        sc.add("safetensors.metadata_code", "high", f"code or shell command in safetensors metadata ({kind})",
+               {"key": key, "kind": kind, "match": match, "excerpt": excerpt[:160], "value_chars": len(value)},
+               name, f"__metadata__.{key}", key=(key, kind))
     for m in patterns.URL_RE.finditer(value[:100_000]):
         sc.add("safetensors.metadata_url", "low", "URL in safetensors metadata", {"key": key, "url": m.group(0)[:200]},
                name, f"__metadata__.{key}", key=(key, m.group(0)))
