@@ -96,6 +96,7 @@ def check_structure(sc: "ScanContext", name: str, base: str, obj: Any) -> None:
         if base.endswith("index.json") and isinstance(obj.get("weight_map"), dict):
             prefix = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
             sc.referenced.update(prefix + str(v) for v in obj["weight_map"].values())
+    tokens = templates.special_tokens(obj)  # a tokenizer_config's own bos/eos/... strings, defaults otherwise
     for path, value in _walk(obj):
         if path and path[-1] in TEMPLATE_KEYS:
             where = ".".join(map(str, path))
@@ -103,12 +104,12 @@ def check_structure(sc: "ScanContext", name: str, base: str, obj: Any) -> None:
                 for i, item in enumerate(value):
                     tpl = item.get("template") if isinstance(item, dict) else item
                     label = item.get("name", i) if isinstance(item, dict) else i
-                    templates.check(sc, name, tpl, f"{where}[{label}]")
+                    templates.check(sc, name, tpl, f"{where}[{label}]", tokens)
             elif value is not None:
-                templates.check(sc, name, value, where)
+                templates.check(sc, name, value, where, tokens)
         elif path and isinstance(value, str) and ("{%" in value or "{{" in value) and len(value) > 20 \
                 and str(path[-1]).endswith("template") and not any(p in TEMPLATE_KEYS for p in path[:-1]):
-            templates.check(sc, name, value, ".".join(map(str, path)))
+            templates.check(sc, name, value, ".".join(map(str, path)), tokens)
 
 
 def _config_strings(sc: "ScanContext", name: str, obj: Any) -> None:
