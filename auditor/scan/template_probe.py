@@ -26,6 +26,7 @@ _LABEL = "|".join(ROLE_WORDS)
 _LEAD = re.compile(rf"(?i)^(?:[\s\W_]|\b(?:{_LABEL})\b\s*(?=[:\n>\]]|$))+")
 _TRAIL = re.compile(rf"(?i)(?:\s|[^\w\s.!?\"')\]]|\n\s*(?:{_LABEL})\b\s*:?(?=\s*$)|\b(?:{_LABEL})\s*:(?=\s*$))+$")
 DEFAULT_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}
+MAX_TEXTS = 200  # distinct added texts judged per template: bounds the pairwise comparisons
 TOKEN_KEYS = ("bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "cls_token", "mask_token")
 
 
@@ -94,11 +95,10 @@ class Probe:
 
     def excerpt(self, text: str, conversation: str, width: int = 300) -> str:
         """The rendered output around `text`, sentinels shown as {placeholders}."""
-        out = self.renders[conversation]
-        flat = _flat(out)
+        flat = readable(_flat(self.renders[conversation]))
         pos = flat.lower().find(_flat(text).lower())
         lo = max(0, pos - width // 3) if pos >= 0 else 0
-        return readable(flat[lo:lo + width])
+        return flat[lo:lo + width]
 
     def position(self, text: str, conversation: str) -> str | None:
         """Where `text` sits relative to the user's system message in a rendered conversation."""
@@ -174,13 +174,31 @@ def core(piece: str) -> str:
 
 
 def _added(renders: dict[str, str], tokens: dict[str, str]) -> list[Added]:
-    flat = {name: _flat(out).lower() for name, out in renders.items()}
-    found: dict[str, Added] = {}
-    for name, out in renders.items():
+    texts: dict[str, str] = {}
+    for out in renders.values():
         for piece in _cut(out, tokens):
-            text = core(piece)
-            key = _flat(text).lower()
-            if not re.search(r"[A-Za-z]{2}", text) or key in found:
-                continue
-            found[key] = Added(text, [c for c in renders if key in flat[c]])
-    return list(found.values())
+            _keep(texts, core(piece))
+    texts = _split_composites(texts)
+    flat = {name: _flat(out).lower() for name, out in renders.items()}
+    return [Added(text, [c for c in renders if key in flat[c]]) for key, text in texts.items()]
+
+
+def _keep(texts: dict[str, str], text: str) -> None:
+    key = _flat(text).lower()
+    if len(texts) < MAX_TEXTS and re.search(r"[A-Za-z]{2}", text) and key not in texts:
+        texts[key] = text
+
+
+def _split_composites(texts: dict[str, str]) -> dict[str, str]:
+    """Cut texts that contain other found texts (Qwen's default prompt glued to its tool preamble only
+    when tools are given) into their parts, so each text is judged once under its own condition."""
+    for _ in range(len(texts)):
+        composite = next((k for k in sorted(texts, key=len, reverse=True) if any(o != k and o in k for o in texts)), None)
+        if composite is None:
+            break
+        text = texts.pop(composite)
+        for other in sorted((o for o in texts if o in composite), key=len, reverse=True):
+            text = re.sub(r"\s+".join(map(re.escape, other.split())), "\0", text, flags=re.I)
+        for part in text.split("\0"):
+            _keep(texts, core(part))
+    return texts
