@@ -176,8 +176,12 @@ def _judge_text(sc, file: str, where: str, pr: Probe, text: str, seen_in: list[s
     words = _words(text)
     instr, override = _INSTRUCTION.search(text), _OVERRIDE.search(text)
     with_sys = [c for c in WITH_SYSTEM if c in seen_in]
-    if with_sys:
-        condition = "always" if set(pr.plain) <= set(seen_in) else "with a system message"
+    every = set(pr.plain) <= set(seen_in)
+    # A template that refuses system messages must not turn "every conversation" into "a default prompt".
+    rejects_system = not any(c in pr.renders for c in WITH_SYSTEM)
+    if with_sys or (every and rejects_system):
+        condition = "always" if every else "with a system message"
+        with_sys = with_sys or list(pr.plain)
     elif any(c in seen_in for c in NO_SYSTEM):
         condition = "no system message"
     else:
