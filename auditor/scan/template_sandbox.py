@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import jinja2
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError, TemplateError
@@ -30,6 +31,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
 
 FIXED_NOW = datetime(2025, 1, 15, 9, 30, 0)  # strftime_now: a constant date keeps renders reproducible
+# Sandbox escapes were fixed up to jinja2 3.1.6 (transformers refuses older ones for the same reason).
+SAFE_JINJA = tuple(int(x) for x in re.findall(r"\d+", jinja2.__version__)[:3]) >= (3, 1, 6)
 TEMPLATE_FILENAME = "<template>"  # jinja's filename for templates made from strings: the tracer's target
 _WIDE_FORMAT = re.compile(r"%[-+ #0]*(?:\d{7,}|\*)|\{[^{}]*?\d{7,}[^{}]*\}")
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from .template_probe import (NO_SYSTEM, ROLE_WORDS, TOKEN_SHAPES, TOOL_VOCABULARY, WITH_SYSTEM, Probe, probe,
                              readable, special_tokens)
-from .template_sandbox import Bounds, BoundedSandbox
+from .template_sandbox import SAFE_JINJA, Bounds, BoundedSandbox
 
 if TYPE_CHECKING:
     from .handlers import ScanContext
@@ -91,6 +91,9 @@ def check(sc: "ScanContext", file: str, template: Any, where: str, tokens: dict[
         return
     if _ssti(sc, file, ast, where, nodes):
         return  # a template with injection gadgets is hostile: it is reported, never rendered
+    if not SAFE_JINJA:
+        sc.report.error(f"{file}: {where} not rendered: jinja2 older than 3.1.6 has sandbox escapes")
+        return
     _judge(sc, file, where, probe(env, template, tokens or special_tokens(None), BOUNDS),
            int(sc.settings.get("template_min_words", 6)))
 
