@@ -19,7 +19,10 @@ content and by when it appears:
     instructions -> `template.fixed_metadata` (info);
   - a template that renders the system message without its content -> `template.system_prompt_dropped`
     (medium); one that fails every conversation -> `template.render_error` (medium); one that runs past
-    a bound -> `template.render_limit` (medium).
+    a bound -> `template.render_limit` (medium);
+  - override language in template text no canned conversation rendered (a branch keyed on something the
+    probe does not send) -> `template.unrendered_override` (medium), found in the template's literals.
+A template that refuses system messages has its always-present text judged as "every conversation".
 Equal templates (same rendered output) therefore get equal findings, however the text is spelled.
 """
 
@@ -94,8 +97,9 @@ def check(sc: "ScanContext", file: str, template: Any, where: str, tokens: dict[
     if not SAFE_JINJA:
         sc.report.error(f"{file}: {where} not rendered: jinja2 older than 3.1.6 has sandbox escapes")
         return
-    _judge(sc, file, where, probe(env, template, tokens or special_tokens(None), BOUNDS),
-           int(sc.settings.get("template_min_words", 6)))
+    result = probe(env, template, tokens or special_tokens(None), BOUNDS)
+    _judge(sc, file, where, result, int(sc.settings.get("template_min_words", 6)))
+    _unrendered_override(sc, file, where, ast, nodes, result)
 
 
 def _raw_ssti(sc, file, template, where) -> None:
@@ -217,3 +221,18 @@ def _judge_text(sc, file: str, where: str, pr: Probe, text: str, seen_in: list[s
         add("template.default_system_prompt", "low", "chat template has a default system prompt (used when the user gives none)")
     else:
         add("template.tool_preamble", "info", "chat template adds a tool-use preamble when tools are given")
+
+
+def _unrendered_override(sc, file: str, where: str, ast, nodes, pr: Probe) -> None:
+    """Rendering only sees the branches the canned conversations reach; override language hidden in
+    another branch is still reported from the template's literals (defence in depth, by content)."""
+    rendered = " ".join(" ".join(out.split()).lower() for out in pr.renders.values())
+    for node in ast.find_all((nodes.TemplateData, nodes.Const)):
+        text = node.data if isinstance(node, nodes.TemplateData) else node.value
+        m = _OVERRIDE.search(text) if isinstance(text, str) else None
+        if m and " ".join(m.group(0).split()).lower() not in rendered:
+            excerpt = " ".join(text.split())[:200]
+            sc.add("template.unrendered_override", "medium",
+                   "chat template holds override instructions in a branch the probe conversations did not reach",
+                   {"text": excerpt, "override": m.group(0)[:80], "line": node.lineno}, file, f"{where}:{node.lineno}",
+                   key=(where, excerpt))
