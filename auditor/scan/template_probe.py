@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import string
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .template_sandbox import Bounds, BoundedSandbox, RenderLimit, render
 
@@ -23,10 +24,13 @@ TOKEN_SHAPES = re.compile(r"<\|[^|>\n]{0,60}\|>|<｜[^｜\n]{0,60}｜>|<<?/?[A-Z
 ROLE_WORDS = ("system", "user", "assistant", "human", "model", "bot", "ai", "tool", "tools", "function", "ipython",
               "instruction", "instructions", "response", "input", "output", "gpt", "question", "answer", "context")
 _LABEL = "|".join(ROLE_WORDS)
-_LEAD = re.compile(rf"(?i)^(?:[\s\W_]|\b(?:{_LABEL})\b\s*(?=[:\n>\]]|$))+")
-_TRAIL = re.compile(rf"(?i)(?:\s|[^\w\s.!?\"')\]]|\n\s*(?:{_LABEL})\b\s*:?(?=\s*$)|\b(?:{_LABEL})\s*:(?=\s*$))+$")
+_LEAD_JUNK = re.compile(r"^[\W_]+")
+_LEAD_LABEL = re.compile(rf"(?i)^(?:{_LABEL})\b\s*(?=[:\n>\]]|$)")
+_TRAIL_JUNK = "".join(sorted(set(string.whitespace + string.punctuation) - set(".!?\"')]")))
+_TRAIL_LABEL = re.compile(rf"(?i)(?:\n\s*(?:{_LABEL})\b\s*:?|\b(?:{_LABEL})\s*:)[\W_]*$")
 DEFAULT_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}
-MAX_TEXTS = 200  # distinct added texts judged per template: bounds the pairwise comparisons
+MAX_TEXTS = 500  # distinct relevant texts judged per template: bounds the pairwise comparisons
+MAX_PARTS = 50
 TOKEN_KEYS = ("bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "cls_token", "mask_token")
 
 
@@ -82,6 +86,7 @@ class Probe:
     failures: dict[str, str] = field(default_factory=dict)
     limit: str | None = None
     added: list[Added] = field(default_factory=list)
+    texts_found: int = 0  # relevant texts before the MAX_TEXTS cap
 
     @property
     def plain(self) -> list[str]:
@@ -127,8 +132,12 @@ def special_tokens(config: Any) -> dict[str, str]:
     return tokens
 
 
-def probe(env: BoundedSandbox, template_source: str, tokens: dict[str, str], bounds: Bounds) -> Probe:
-    """Render every canned conversation and extract the text the template adds by itself."""
+def probe(env: BoundedSandbox, template_source: str, tokens: dict[str, str], bounds: Bounds,
+          relevant: Callable[[str], bool]) -> Probe:
+    """Render every canned conversation and extract the text the template adds by itself.
+
+    Only texts for which `relevant(text)` holds (enough words to judge) are kept, so that scaffolding
+    fragments cannot crowd a real instruction out of the MAX_TEXTS cap."""
     result = Probe()
     try:
         template = env.from_string(template_source)
@@ -143,7 +152,7 @@ def probe(env: BoundedSandbox, template_source: str, tokens: dict[str, str], bou
             return result
         except Exception as e:  # noqa: BLE001 — any failure of untrusted template code is a failed render
             result.failures[name] = f"{type(e).__name__}: {str(e)[:200]}"
-    result.added = _added(result.renders, tokens)
+    result.added, result.texts_found = _added(result.renders, tokens, relevant)
     return result
 
 
@@ -169,36 +178,46 @@ def _cut(rendered: str, tokens: dict[str, str]) -> list[str]:
 
 
 def core(piece: str) -> str:
-    """A piece without leading/trailing role labels, whitespace and punctuation."""
-    return _TRAIL.sub("", _LEAD.sub("", piece))
+    """A piece without leading/trailing role labels, whitespace and punctuation.
+
+    Anchored matches and str.strip only: a hostile render can be a megabyte of punctuation."""
+    text = piece
+    while True:
+        start = _LEAD_LABEL.sub("", _LEAD_JUNK.sub("", text), count=1)
+        tail = _TRAIL_LABEL.search(start[-80:])  # a window: the regex never sees a huge run of junk
+        end = start[:len(start) - len(start[-80:]) + tail.start()] if tail else start
+        end = end.rstrip(_TRAIL_JUNK)
+        if end == text:
+            return text
+        text = end
 
 
-def _added(renders: dict[str, str], tokens: dict[str, str]) -> list[Added]:
+def _added(renders: dict[str, str], tokens: dict[str, str], relevant: Callable[[str], bool]) -> tuple[list[Added], int]:
     texts: dict[str, str] = {}
     for out in renders.values():
         for piece in _cut(out, tokens):
-            _keep(texts, core(piece))
-    texts = _split_composites(texts)
+            _keep(texts, core(piece), relevant)
+    found = len(texts)
+    texts = _split_composites(dict(list(texts.items())[:MAX_TEXTS]), relevant)
     flat = {name: _flat(out).lower() for name, out in renders.items()}
-    return [Added(text, [c for c in renders if key in flat[c]]) for key, text in texts.items()]
+    return [Added(text, [c for c in renders if key in flat[c]]) for key, text in texts.items()], found
 
 
-def _keep(texts: dict[str, str], text: str) -> None:
+def _keep(texts: dict[str, str], text: str, relevant: Callable[[str], bool]) -> None:
     key = _flat(text).lower()
-    if len(texts) < MAX_TEXTS and re.search(r"[A-Za-z]{2}", text) and key not in texts:
+    if key and key not in texts and relevant(text):
         texts[key] = text
 
 
-def _split_composites(texts: dict[str, str]) -> dict[str, str]:
+def _split_composites(texts: dict[str, str], relevant: Callable[[str], bool]) -> dict[str, str]:
     """Cut texts that contain other found texts (Qwen's default prompt glued to its tool preamble only
-    when tools are given) into their parts, so each text is judged once under its own condition."""
-    for _ in range(len(texts)):
-        composite = next((k for k in sorted(texts, key=len, reverse=True) if any(o != k and o in k for o in texts)), None)
-        if composite is None:
-            break
-        text = texts.pop(composite)
-        for other in sorted((o for o in texts if o in composite), key=len, reverse=True):
+    when tools are given) into their parts, so each text is judged once under its own condition.
+    One pass, and at most MAX_PARTS inner texts per text: the work stays bounded on hostile renders."""
+    out: dict[str, str] = {}
+    for key, text in texts.items():
+        inner = [o for o in texts if o != key and o in key][:MAX_PARTS]
+        for other in sorted(inner, key=len, reverse=True):
             text = re.sub(r"\s+".join(map(re.escape, other.split())), "\0", text, flags=re.I)
         for part in text.split("\0"):
-            _keep(texts, core(part))
-    return texts
+            _keep(out, core(part), relevant)
+    return out

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .template_probe import (NO_SYSTEM, ROLE_WORDS, TOKEN_SHAPES, TOOL_VOCABULARY, WITH_SYSTEM, Probe, probe,
+from .template_probe import (MAX_TEXTS, NO_SYSTEM, ROLE_WORDS, TOKEN_SHAPES, TOOL_VOCABULARY, WITH_SYSTEM, Probe, probe,
                              readable, special_tokens)
 from .template_sandbox import SAFE_JINJA, Bounds, BoundedSandbox
 
@@ -97,7 +97,7 @@ def check(sc: "ScanContext", file: str, template: Any, where: str, tokens: dict[
     if not SAFE_JINJA:
         sc.report.error(f"{file}: {where} not rendered: jinja2 older than 3.1.6 has sandbox escapes")
         return
-    result = probe(env, template, tokens or special_tokens(None), BOUNDS)
+    result = probe(env, template, tokens or special_tokens(None), BOUNDS, _judgeable)
     _judge(sc, file, where, result, int(sc.settings.get("template_min_words", 6)))
     _unrendered_override(sc, file, where, ast, nodes, result)
 
@@ -157,6 +157,11 @@ def _words(text: str) -> list[str]:
     return [w for w in _WORD.findall(strip_scaffolding(text)) if w.lower() not in TOOL_VOCABULARY]
 
 
+def _judgeable(text: str) -> bool:
+    """Texts worth judging: three words beyond scaffolding, or override language."""
+    return len(_words(text)) >= 3 or bool(_OVERRIDE.search(text))
+
+
 def _is_metadata(text: str) -> bool:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return bool(lines) and all(_METADATA_LINE.match(ln) for ln in lines)
@@ -171,6 +176,9 @@ def _judge(sc: "ScanContext", file: str, where: str, pr: Probe, min_words: int) 
         sc.add("template.render_error", "medium", "chat template fails to render any conversation",
                {"errors": dict(sorted(pr.failures.items()))}, file, where)
         return
+    if pr.texts_found > MAX_TEXTS:
+        sc.add("template.render_limit", "medium", "chat template writes more distinct text than is judged",
+               {"limit": f"{pr.texts_found} texts, the first {MAX_TEXTS} judged", "rendered": sorted(pr.renders)}, file, where)
     if pr.drops_system_message():
         conv = next(c for c in WITH_SYSTEM if c in pr.renders)
         sc.add("template.system_prompt_dropped", "medium", "chat template leaves the user's system message out",
