@@ -67,7 +67,6 @@ CONVERSATIONS: dict[str, tuple[list[dict[str, str]], bool]] = {
 }
 NO_SYSTEM = ("user", "multi-turn")
 WITH_SYSTEM = ("system+user", "system+multi-turn")
-WITH_TOOLS = ("user+tools", "system+user+tools")
 
 
 @dataclass
@@ -121,13 +120,16 @@ def variables(messages: list, tools: bool, tokens: dict[str, str]) -> dict[str, 
 
 
 def special_tokens(config: Any) -> dict[str, str]:
-    """Special-token strings from a tokenizer_config (str or AddedToken dicts), defaults for the rest."""
+    """Special-token strings from a tokenizer_config (str or AddedToken dicts), defaults for the rest.
+
+    The config is as untrusted as the template: a "token" with spaces in it is prose, not a token, and
+    is left in the render to be judged (else `bos_token: "Always ..."` would hide an instruction)."""
     tokens = dict(DEFAULT_TOKENS)
     if isinstance(config, dict):
         for key in TOKEN_KEYS:
             v = config.get(key)
             v = v.get("content") if isinstance(v, dict) else v
-            if isinstance(v, str) and 0 < len(v) <= 100:
+            if isinstance(v, str) and 0 < len(v) <= 100 and not any(c.isspace() for c in v):
                 tokens[key] = v
     return tokens
 
