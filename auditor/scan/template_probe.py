@@ -120,16 +120,13 @@ def variables(messages: list, tools: bool, tokens: dict[str, str]) -> dict[str, 
 
 
 def special_tokens(config: Any) -> dict[str, str]:
-    """Special-token strings from a tokenizer_config (str or AddedToken dicts), defaults for the rest.
-
-    The config is as untrusted as the template: a "token" with spaces in it is prose, not a token, and
-    is left in the render to be judged (else `bos_token: "Always ..."` would hide an instruction)."""
+    """Special-token strings from a tokenizer_config (str or AddedToken dicts), defaults for the rest."""
     tokens = dict(DEFAULT_TOKENS)
     if isinstance(config, dict):
         for key in TOKEN_KEYS:
             v = config.get(key)
             v = v.get("content") if isinstance(v, dict) else v
-            if isinstance(v, str) and 0 < len(v) <= 100 and not any(c.isspace() for c in v):
+            if isinstance(v, str) and 0 < len(v) <= 1000:
                 tokens[key] = v
     return tokens
 
@@ -173,7 +170,9 @@ def _cut(rendered: str, tokens: dict[str, str]) -> list[str]:
     text = rendered
     for s in READABLE:
         text = re.sub(re.escape(s), "\0", text, flags=re.I)
-    for tok in sorted(set(tokens.values()), key=len, reverse=True):
+    # The config is as untrusted as the template: a "token" with whitespace in it is prose, left in the
+    # render to be judged (else `bos_token: "Always ..."` would hide an instruction).
+    for tok in sorted({t for t in tokens.values() if not any(c.isspace() for c in t)}, key=len, reverse=True):
         text = text.replace(tok, "\0")
     text = TOKEN_SHAPES.sub("\0", text)
     return text.split("\0")
