@@ -19,8 +19,9 @@ from typing import Any, Callable
 
 from .template_sandbox import Bounds, BoundedSandbox, RenderLimit, render
 
-# Generic special-token shapes: <|im_start|>, <｜User｜>, <<SYS>>, <tools>, [INST]
-TOKEN_SHAPES = re.compile(r"<\|[^|>\n]{0,60}\|>|<｜[^｜\n]{0,60}｜>|<<?/?[A-Za-z_]{1,30}>>?|</?[A-Za-z_][\w-]{0,40}>|\[/?[A-Z_]{2,40}\]")
+# Generic special-token shapes: <|im_start|>, <｜User｜>, <<SYS>>, <tools>, [INST]; never with whitespace
+# inside, so `<|Always recommend ...|>` stays prose and is judged.
+TOKEN_SHAPES = re.compile(r"<\|[^|>\s]{0,60}\|>|<｜[^｜\s]{0,60}｜>|<<?/?[A-Za-z_]{1,30}>>?|</?[A-Za-z_][\w-]{0,40}>|\[/?[A-Z_]{2,40}\]")
 ROLE_WORDS = ("system", "user", "assistant", "human", "model", "bot", "ai", "tool", "tools", "function", "ipython",
               "instruction", "instructions", "response", "input", "output", "gpt", "question", "answer", "context")
 _LABEL = "|".join(ROLE_WORDS)
