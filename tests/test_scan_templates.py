@@ -1,4 +1,4 @@
-"""Chat templates: SSTI gadgets and hidden injected instructions, parsed with jinja2 and never rendered."""
+"""Chat templates: SSTI gadgets (parsed, never rendered) and injected instructions (found by sandboxed rendering)."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_default_system_prompt_is_low_and_fixed_text_medium(tmp_path):
     qwen = ("{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
             "{%- else %}{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}"
             "{%- endif %}" + BENIGN["chatml"])
-    assert [(f.rule, f.severity) for f in _check(tmp_path, qwen)] == [("template.conditional_instruction", "low")]
+    assert [(f.rule, f.severity) for f in _check(tmp_path, qwen)] == [("template.default_system_prompt", "low")]
     vicuna = "A chat between a curious user and an artificial intelligence assistant, with polite detailed replies. " + BENIGN["zoo"]
     assert [(f.rule, f.severity) for f in _check(tmp_path, vicuna)] == [("template.hidden_text", "medium")]
 

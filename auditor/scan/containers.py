@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import MalformedFileError
 from .blob import Blob, Counting, DecompressStream, Window
+from .handlers import register
 
 if TYPE_CHECKING:
-    from .engine import Scanner
+    from .handlers import ScanContext
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def check_member_name(sc: "Scanner", archive: str, name: str) -> bool:
+def check_member_name(sc: "ScanContext", archive: str, name: str) -> bool:
     """Zip-slip and friends: absolute paths, `..`, drive letters, NUL. Returns True when unsafe."""
     norm = name.replace("\\", "/")
     bad = norm.startswith("/") or _DRIVE.match(norm) or ".." in norm.split("/") or "\x00" in name
@@ -70,7 +71,7 @@ def _fallback_infos(f: BinaryIO, size: int) -> list[zipfile.ZipInfo]:
     return infos
 
 
-def _decompressor(method: int, raw: BinaryIO, sc: "Scanner"):
+def _decompressor(method: int, raw: BinaryIO, sc: "ScanContext"):
     if method == 8:
         return DecompressStream(raw, zlib.decompressobj(-15), sc.charge)
     if method == 12:
@@ -84,7 +85,8 @@ def _decompressor(method: int, raw: BinaryIO, sc: "Scanner"):
     return None
 
 
-def scan_zip(sc: "Scanner", blob: Blob) -> dict[str, Any]:
+@register("zip")
+def scan_zip(sc: "ScanContext", blob: Blob) -> dict[str, Any]:
     with blob.seekable_file(sc.charge) as f:
         size = f.seek(0, 2)
         f.seek(0)
@@ -177,7 +179,8 @@ def _torch_prefix(names: list[str]) -> str | None:
 
 
 # -- tar -------------------------------------------------------------------------------------------
-def scan_tar(sc: "Scanner", blob: Blob) -> dict[str, Any]:
+@register("tar")
+def scan_tar(sc: "ScanContext", blob: Blob) -> dict[str, Any]:
     with blob.seekable_file(sc.charge) as f:
         try:
             tf = tarfile.open(fileobj=f, mode="r:")
@@ -227,7 +230,8 @@ def _zstd_decompressor():
         return None
 
 
-def scan_compressed(sc: "Scanner", blob: Blob) -> dict[str, Any]:
+@register("gzip", "bz2", "xz", "zlib", "zstd")
+def scan_compressed(sc: "ScanContext", blob: Blob) -> dict[str, Any]:
     from .router import detect
 
     kind = detect(blob.head(), blob.size or 0, blob.name)
@@ -258,7 +262,8 @@ def scan_compressed(sc: "Scanner", blob: Blob) -> dict[str, Any]:
 
 
 # -- 7z --------------------------------------------------------------------------------------------
-def scan_7z(sc: "Scanner", blob: Blob) -> dict[str, Any]:
+@register("7z")
+def scan_7z(sc: "ScanContext", blob: Blob) -> dict[str, Any]:
     try:
         import py7zr
         from py7zr.io import Py7zIO, WriterFactory
@@ -327,6 +332,7 @@ def scan_7z(sc: "Scanner", blob: Blob) -> dict[str, Any]:
         return {"format": "7z", "members": len(entries)}
 
 
-def scan_unsupported(sc: "Scanner", blob: Blob) -> dict[str, Any]:
+@register("rar")
+def scan_unsupported(sc: "ScanContext", blob: Blob) -> dict[str, Any]:
     sc.add("archive.unscannable", "high", "archive format that cannot be inspected (contents unknown)", {}, blob.name)
     return {}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..checks.base import deep_merge
 from ..errors import AuditorError, MalformedFileError, PolicyError, ResourceLimitError
-from . import router
+from . import handlers, router
 from .blob import Blob, CorruptData
 from .limits import Limits, exceeded
 from .report import FileInfo, ScanReport
@@ -34,7 +34,7 @@ class GlobalLimit(ResourceLimitError):
 
 
 class Scanner:
-    """One scan. Handlers (format modules) call back `add`, `charge` and `scan_blob`."""
+    """One scan (a `handlers.ScanContext`). Handlers (format modules) call back `add`, `charge` and `scan_blob`."""
 
     def __init__(self, settings: dict[str, Any] | None = None):
         self.settings = deep_merge(DEFAULT_SETTINGS, settings or {})
@@ -71,7 +71,7 @@ class Scanner:
 
     # -- driving ---------------------------------------------------------------------------------
     def scan(self, root: Path, manifest: list | None = None) -> ScanReport:
-        from . import hygiene, manifest as mf, remote_code
+        from . import manifest as mf
 
         t0 = time.perf_counter()
         root = Path(root)
@@ -82,7 +82,7 @@ class Scanner:
             self.report.error(str(e))
             return self._finish(t0, 0, 0)
         hashes = {m.path: m.sha256 for m in manifest or [] if getattr(m, "sha256", None)}
-        hygiene.check_tree(self, root, tree)
+        handlers.run_pass("tree", self, root, tree)
         n_bytes = 0
         for entry in tree.files:
             if self.stopped:
@@ -94,7 +94,7 @@ class Scanner:
                 continue
             blob = Blob.from_path(entry.path, entry.rel, entry.size)
             self.scan_blob(blob, sha256=hashes.get(entry.rel), mode=entry.mode)
-        remote_code.check_repo(self, root, tree)
+        handlers.run_pass("repo", self, root, tree)
         self._flush_unknown()
         return self._finish(t0, len(tree.files), n_bytes)
 
@@ -108,7 +108,7 @@ class Scanner:
             head = blob.head()
             size = blob.size if blob.size is not None else (len(head) if len(head) < router.HEAD_SIZE else 1 << 62)
             fmt = router.detect(head, size, blob.name)
-            handler = _handler(fmt)
+            handler = handlers.get(fmt)
             info = handler(self, blob) or {}
             fmt = info.setdefault("format", fmt)
         except GlobalLimit as e:
@@ -128,9 +128,7 @@ class Scanner:
             self.add("hygiene.archive", "low", "archive in the repository: no model loader reads it, but people extract it",
                      {"format": fmt}, blob.name)
         if mode is not None and fmt != "executable" and mode & 0o111:
-            from . import hygiene
-
-            hygiene.exec_bit(self, blob.name, fmt)
+            handlers.run_pass("mode", self, blob.name, fmt)
         public = {k: v for k, v in info.items() if not k.startswith("_") and k != "format"}
         if len(self.report.files) < self.settings["max_file_infos"]:
             self.report.files.append(FileInfo(blob.name, fmt, blob.size, sha256, public))
@@ -160,45 +158,6 @@ class Scanner:
         if self.python_files:
             self.report.code_files = self.python_files[:500]
         return self.report
-
-
-def _handler(fmt: str) -> Callable[[Scanner, Blob], dict | None]:
-    from . import containers, gguf_scan, keras_scan, numpy_scan, onnx_scan, pickle_scan, pycode_scan
-    from . import safetensors_scan, text_scan, hygiene
-
-    table = {
-        "pickle": pickle_scan.scan_pickle,
-        "zip": containers.scan_zip,
-        "tar": containers.scan_tar,
-        "gzip": containers.scan_compressed,
-        "bz2": containers.scan_compressed,
-        "xz": containers.scan_compressed,
-        "zlib": containers.scan_compressed,
-        "zstd": containers.scan_compressed,
-        "7z": containers.scan_7z,
-        "rar": containers.scan_unsupported,
-        "numpy": numpy_scan.scan,
-        "safetensors": safetensors_scan.scan,
-        "gguf": gguf_scan.scan,
-        "ggml": gguf_scan.scan_ggml,
-        "hdf5": keras_scan.scan_hdf5,
-        "onnx": onnx_scan.scan,
-        "protobuf": onnx_scan.scan_protobuf,
-        "tflite": hygiene.not_inspected,
-        "json": text_scan.scan_json,
-        "yaml": text_scan.scan_yaml,
-        "python": pycode_scan.scan,
-        "jinja": text_scan.scan_jinja,
-        "markdown": text_scan.scan_text,
-        "text": text_scan.scan_text,
-        "shell": hygiene.scan_script,
-        "executable": hygiene.scan_executable,
-        "image": hygiene.passive,
-        "pdf": hygiene.passive,
-        "empty": hygiene.passive,
-        "unknown": hygiene.unknown,
-    }
-    return table[fmt]
 
 
 def scan_path(path: str | Path, settings: dict[str, Any] | None = None, manifest: list | None = None) -> ScanReport:

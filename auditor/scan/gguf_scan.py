@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import MalformedFileError
 from . import templates
+from .handlers import register
 
 if TYPE_CHECKING:
+    from .handlers import ScanContext
     from .blob import Blob
-    from .engine import Scanner
 
 MAX_KV = 1_000_000
 MAX_TENSORS = 10_000_000
@@ -59,7 +60,8 @@ class _R:
         return None
 
 
-def scan(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
+@register("gguf")
+def scan(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
     with blob.open() as f:
         r = _R(f, blob.size, blob.name)
         r.read(4)
@@ -118,6 +120,7 @@ def _value(r: _R, vtype: int, keep: bool, name: str):
     raise MalformedFileError(f"GGUF value of unknown type {vtype}", path=name)
 
 
-def scan_ggml(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
+@register("ggml")
+def scan_ggml(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
     sc.add("format.not_inspected", "low", "legacy GGML/GGJT file (pre-GGUF) is not inspected", {}, blob.name)
     return {}

@@ -7,15 +7,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .blob import Blob
+from .handlers import register, register_pass
 
 if TYPE_CHECKING:
-    from .engine import Scanner
+    from .handlers import ScanContext
     from .manifest import Tree
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
 
 
-def check_tree(sc: "Scanner", root: Path, tree: "Tree") -> None:
+@register_pass("tree")
+def check_tree(sc: "ScanContext", root: Path, tree: "Tree") -> None:
     for rel, target, escapes in tree.symlinks:
         if escapes:
             sc.add("hygiene.symlink_escape", "high", "symlink points outside the repository (not followed)",
@@ -30,7 +32,7 @@ def check_tree(sc: "Scanner", root: Path, tree: "Tree") -> None:
         _model_card(sc, root, tree)
 
 
-def _model_card(sc: "Scanner", root: Path, tree: "Tree") -> None:
+def _model_card(sc: "ScanContext", root: Path, tree: "Tree") -> None:
     card = next((e for e in tree.files if e.rel.lower() == "readme.md"), None)
     if card is None:
         sc.add("hygiene.missing_model_card", "low", "no model card (README.md): provenance, licence and intended use unknown")
@@ -58,12 +60,14 @@ def _model_card(sc: "Scanner", root: Path, tree: "Tree") -> None:
         sc.add("hygiene.missing_license", "low", "model card declares no licence", {}, card.rel)
 
 
-def exec_bit(sc: "Scanner", name: str, fmt: str) -> None:
+@register_pass("mode")
+def exec_bit(sc: "ScanContext", name: str, fmt: str) -> None:
     sev = "medium" if fmt in ("python", "shell", "pickle", "unknown") else "low"
     sc.add("hygiene.executable_bit", sev, "file has the executable bit set", {"format": fmt}, name)
 
 
-def scan_script(sc: "Scanner", blob: Blob) -> dict[str, Any]:
+@register("shell")
+def scan_script(sc: "ScanContext", blob: Blob) -> dict[str, Any]:
     from . import text_scan
 
     info = text_scan.scan_text(sc, blob) or {}
@@ -72,23 +76,27 @@ def scan_script(sc: "Scanner", blob: Blob) -> dict[str, Any]:
     return info
 
 
-def scan_executable(sc: "Scanner", blob: Blob) -> dict[str, Any]:
+@register("executable")
+def scan_executable(sc: "ScanContext", blob: Blob) -> dict[str, Any]:
     h = blob.head()
     kind = "ELF" if h[:4] == b"\x7fELF" else "PE" if h[:2] == b"MZ" else "Mach-O / Java class"
     sc.add("hygiene.executable", "high", f"native executable ({kind}) in the model repository", {"kind": kind}, blob.name)
     return {"kind": kind}
 
 
-def passive(sc: "Scanner", blob: Blob) -> dict[str, Any]:
+@register("image", "pdf", "empty")
+def passive(sc: "ScanContext", blob: Blob) -> dict[str, Any]:
     return {}
 
 
-def not_inspected(sc: "Scanner", blob: Blob) -> dict[str, Any]:
+@register("tflite")
+def not_inspected(sc: "ScanContext", blob: Blob) -> dict[str, Any]:
     sc.add("format.not_inspected", "low", "recognised format that this scanner does not inspect", {}, blob.name)
     return {}
 
 
-def unknown(sc: "Scanner", blob: Blob) -> dict[str, Any]:
+@register("unknown")
+def unknown(sc: "ScanContext", blob: Blob) -> dict[str, Any]:
     h = blob.head()
     name = blob.name.lower()
     if name.endswith(".model") or name.endswith(".spm"):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+from .handlers import register
 
 if TYPE_CHECKING:
+    from .handlers import ScanContext
     from .blob import Blob
-    from .engine import Scanner
 
 CHUNK = 4 << 20
 JSON_MAX = 16 << 20
@@ -22,7 +23,7 @@ def looks_like_keras(obj: Any) -> bool:
     return "module" in obj and "class_name" in obj and str(obj.get("module", "")).startswith(("keras", "tf_keras", "tensorflow"))
 
 
-def check_config(sc: "Scanner", name: str, cfg: Any) -> None:
+def check_config(sc: "ScanContext", name: str, cfg: Any) -> None:
     stack, seen = [cfg], 0
     while stack and seen < 200_000:
         node = stack.pop()
@@ -51,7 +52,8 @@ def check_config(sc: "Scanner", name: str, cfg: Any) -> None:
             stack.extend(node[:100_000])
 
 
-def scan_hdf5(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
+@register("hdf5")
+def scan_hdf5(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
     """No h5py: find JSON objects in the attribute bytes (`model_config`, `training_config`) by streaming."""
     decoder = json.JSONDecoder()
     found = 0

@@ -8,10 +8,11 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MalformedFileError
+from .handlers import register
 
 if TYPE_CHECKING:
+    from .handlers import ScanContext
     from .blob import Blob
-    from .engine import Scanner
 
 MAX_HEADER = 1 << 20
 
@@ -47,7 +48,8 @@ def _itemsize(descr: Any) -> int | None:
     return None
 
 
-def scan(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
+@register("numpy")
+def scan(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
     with blob.open() as f:
         pre = f.read(12)
         major = pre[6] if len(pre) > 6 else 0
@@ -100,7 +102,7 @@ def scan(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
         return info
 
 
-def _tail(sc: "Scanner", blob: "Blob", f, off: int) -> None:
+def _tail(sc: "ScanContext", blob: "Blob", f, off: int) -> None:
     from .pickle_scan import scan_stream
     from .router import looks_like_pickle
 
@@ -113,6 +115,6 @@ def _tail(sc: "Scanner", blob: "Blob", f, off: int) -> None:
         scan_stream(sc, f, blob.name, blob.size, blob.depth, start=off, context="appended_pickle")
 
 
-def _bad(sc: "Scanner", name: str, msg: str) -> MalformedFileError:
+def _bad(sc: "ScanContext", name: str, msg: str) -> MalformedFileError:
     sc.add("numpy.malformed", "medium", f"malformed .npy: {msg}", {}, name)
     return MalformedFileError(f"malformed .npy file: {msg}", path=name)

@@ -7,10 +7,11 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .protobuf import Src, fields, text
+from .handlers import register
 
 if TYPE_CHECKING:
+    from .handlers import ScanContext
     from .blob import Blob
-    from .engine import Scanner
 
 STANDARD_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training", "com.microsoft",
                     "com.microsoft.nchwc", "com.microsoft.experimental", "com.ms.internal.nhwc", "org.pytorch.aten",
@@ -20,7 +21,7 @@ MAX_NODES = 5_000_000
 
 
 class _Walk:
-    def __init__(self, sc: "Scanner", blob: "Blob", src: Src):
+    def __init__(self, sc: "ScanContext", blob: "Blob", src: Src):
         self.sc, self.blob, self.src = sc, blob, src
         self.nodes = self.initializers = self.external = 0
         self.domains: set[str] = set()
@@ -119,7 +120,8 @@ class _Walk:
             self.sc.referenced.add(posixpath.normpath(posixpath.join(folder, norm)))
 
 
-def scan(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
+@register("onnx")
+def scan(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
     with blob.seekable_file(sc.charge) as f:
         size = f.seek(0, 2)
         w = _Walk(sc, blob, Src(f, blob.name))
@@ -131,7 +133,8 @@ TF_OPS = {b"PyFunc": "high", b"EagerPyFunc": "high", b"PyFuncStateless": "high",
           b"ReadFile": "medium", b"MatchingFiles": "low", b"ShellExecute": "high"}
 
 
-def scan_protobuf(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
+@register("protobuf")
+def scan_protobuf(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
     """Generic protobuf (e.g. TensorFlow SavedModel graphs): look for ops that reach Python or files."""
     hits = set()
     with blob.open() as f:

@@ -27,9 +27,14 @@ CODE_RULES: list[tuple[str, re.Pattern]] = [
     ("os/subprocess call", re.compile(r"\b(?:os\.(?:system|popen|exec\w*|spawn\w*)|subprocess\.\w+|commands\.getoutput|pty\.spawn)\s*\(")),
     ("eval/exec", re.compile(r"(?<![.\w])(?:eval|exec|compile|execfile)\s*\(")),
     ("decode-and-run", re.compile(r"\b(?:base64\.b64decode|b64decode|marshal\.loads|pickle\.loads|zlib\.decompress|codecs\.decode)\s*\(")),
-    ("shell command", re.compile(r"(?:\brm\s+-rf\b|\bcurl\s+\S|\bwget\s+\S|\bchmod\s+[0-7+]|/bin/(?:ba|z)?sh\b|\bnc\s+-[elp]|\bpowershell\b|\bbash\s+-c\b|\|\s*(?:ba)?sh\b)")),
+    ("shell command", re.compile(r"(?:\brm\s+-rf\b|\b(?:curl|wget)\s+(?:-\S+\s+)*(?:[a-z]+://|\S+\.\S+/|-)|\bchmod\s+[0-7+]|"
+                                 r"/bin/(?:ba|z)?sh\b|\bnc\s+-[elp]|\bpowershell\b|\bbash\s+-c\b|\|\s*(?:ba|z)?sh\b)")),
     ("script tag", re.compile(r"(?i)<script\b|javascript:|document\.cookie|onerror\s*=")),
     ("dunder escape", re.compile(r"__(?:class|subclasses|globals|builtins|mro|bases|reduce|reduce_ex)__")),
+    ("python lambda", re.compile(r"(?<![\w.])lambda\s+\*{0,2}[A-Za-z_]\w*(?:\s*,\s*\*{0,2}[A-Za-z_]\w*)*\s*:")),
+    # protocol-0 pickle text: the GLOBAL opcode `c` followed by "module\nname\n" of a module that runs things
+    ("pickle global opcode", re.compile(r"(?:^|[\n(.])c(?:os|posix|nt|subprocess|builtins|__builtin__|runpy|pty|socket|sys|"
+                                        r"importlib|shutil|webbrowser)\n\w+\n")),
 ]
 
 URL_RE = re.compile(r"\bhttps?://[^\s'\"<>]+")
@@ -65,28 +70,34 @@ def find_secrets(text: str, limit: int = 20) -> list[tuple[str, str, str, int]]:
 
 def find_code(text: str) -> list[tuple[str, str]]:
     """Return (kind, excerpt) for code-like content in a string, also looking inside base64 blobs."""
+    return [(kind, excerpt) for kind, _, excerpt in code_hits(text)]
+
+
+def code_hits(text: str) -> list[tuple[str, str, str]]:
+    """Return (kind, matched text, excerpt) for code-like content, also looking inside base64 blobs."""
     hits = []
     for kind, rx in CODE_RULES:
         m = rx.search(text)
         if m:
-            hits.append((kind, _excerpt(text, m.start())))
+            hits.append((kind, m.group(0)[:80], _excerpt(text, m.start())))
     for m in HEX_PICKLE_RE.finditer(text[:1_000_000]):
-        hits.append(("hex-encoded pickle", m.group(0)[:60]))
+        hits.append(("hex-encoded pickle", m.group(0)[:60], m.group(0)[:60]))
         break
     for m in BASE64_RE.finditer(text[:1_000_000]):
         decoded = decode_base64(m.group(0))
         if decoded is None:
             continue
         if decoded[:1] == b"\x80" and decoded[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-            hits.append(("base64-encoded pickle", m.group(0)[:60]))
+            hits.append(("base64-encoded pickle", m.group(0)[:60], m.group(0)[:60]))
             continue
         try:
             inner = decoded.decode("utf-8")
         except UnicodeDecodeError:
             continue
         for kind, rx in CODE_RULES:
-            if rx.search(inner):
-                hits.append((f"base64-encoded {kind}", inner[:120]))
+            inner_m = rx.search(inner)
+            if inner_m:
+                hits.append((f"base64-encoded {kind}", inner_m.group(0)[:80], inner[:120]))
                 break
     return hits
 

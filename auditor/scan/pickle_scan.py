@@ -9,9 +9,10 @@ from . import patterns
 from .blob import Blob
 from .imports_policy import DANGEROUS_MODULES, classify, normalise
 from .pickle_walk import VALID, Global, PickleParseError, Reader, Walk
+from .handlers import register
 
 if TYPE_CHECKING:
-    from .engine import Scanner
+    from .handlers import ScanContext
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 MAX_TEXT_CHECKS = 200_000
@@ -33,7 +34,7 @@ _DANGEROUS_ROOTS = {m.split(".")[0] for m in DANGEROUS_MODULES} | {"posix", "nt"
 class _Strings:
     """Per-stream callbacks for string and bytes operands (secrets, code, embedded payloads)."""
 
-    def __init__(self, sc: "Scanner", name: str, depth: int):
+    def __init__(self, sc: "ScanContext", name: str, depth: int):
         self.sc, self.name, self.depth = sc, name, depth
         self.checked = 0
         self.skipped = 0
@@ -89,12 +90,13 @@ def _decode_embedded(s: str, kind: str) -> bytes | None:
         return None
 
 
-def scan_pickle(sc: "Scanner", blob: Blob) -> dict[str, Any]:
+@register("pickle")
+def scan_pickle(sc: "ScanContext", blob: Blob) -> dict[str, Any]:
     with blob.open() as f:
         return scan_stream(sc, f, blob.name, blob.size, blob.depth)
 
 
-def scan_stream(sc: "Scanner", f: BinaryIO, name: str, size: int | None, depth: int, start: int = 0,
+def scan_stream(sc: "ScanContext", f: BinaryIO, name: str, size: int | None, depth: int, start: int = 0,
                 context: str = "pickle") -> dict[str, Any]:
     """Walk every pickle in the stream from `start` (absolute offset) and report what they import."""
     strings = _Strings(sc, name, depth)
@@ -153,7 +155,7 @@ def scan_stream(sc: "Scanner", f: BinaryIO, name: str, size: int | None, depth: 
     return info
 
 
-def _judge(sc: "Scanner", walk: Walk, name: str, depth: int) -> None:
+def _judge(sc: "ScanContext", walk: Walk, name: str, depth: int) -> None:
     calls: dict[str, list] = {}
     for (target, kind), rec in walk.calls.items():
         calls.setdefault(target, []).append({"via": kind, "count": rec[2], **({"args": rec[3]} if rec[3] else {})})
@@ -186,13 +188,13 @@ def _judge(sc: "Scanner", walk: Walk, name: str, depth: int) -> None:
                f"offset {offset}, opcode #{index}", key=(rule, repr(sorted(ev.items()))))
 
 
-def _trailing(sc: "Scanner", rd: Reader | None, name: str, size: int | None, context: str, offset: int | None = None) -> None:
+def _trailing(sc: "ScanContext", rd: Reader | None, name: str, size: int | None, context: str, offset: int | None = None) -> None:
     off = rd.tell() if rd is not None else offset
     sc.add("pickle.trailing_data", "medium", "bytes after the last pickle are not a pickle (hidden data?)",
            {"offset": off, "length": (size - off) if size is not None and off is not None else None}, name, f"offset {off}")
 
 
-def _raw_tail(sc: "Scanner", f: BinaryIO, rd: Reader, name: str, offset: int, size: int | None) -> None:
+def _raw_tail(sc: "ScanContext", f: BinaryIO, rd: Reader, name: str, offset: int, size: int | None) -> None:
     """After a parse error, look in the unparsed rest for import signatures a lenient loader might reach."""
     try:
         tail = rd.buf[rd.i:rd.i + TAIL_SCAN]
@@ -217,7 +219,7 @@ def _raw_tail(sc: "Scanner", f: BinaryIO, rd: Reader, name: str, offset: int, si
                {"names": sorted(hits)[:20]}, name, f"after offset {offset}")
 
 
-def _legacy_storages(sc: "Scanner", rd: Reader, walk: Walk, name: str, size: int | None, info: dict) -> None:
+def _legacy_storages(sc: "ScanContext", rd: Reader, walk: Walk, name: str, size: int | None, info: dict) -> None:
     """Legacy torch.save: after five pickles come raw storages, each an 8-byte count then data."""
     storages: dict[str, int] = {}
     for p in walk.persistent_ids:

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ResourceLimitError
 from . import patterns
+from .handlers import register
 
 if TYPE_CHECKING:
+    from .handlers import ScanContext
     from .blob import Blob
-    from .engine import Scanner
 
 MAX_SOURCE = 8 << 20
 
@@ -141,7 +142,8 @@ SEVERITY_TITLES = {
 }
 
 
-def scan(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
+@register("python")
+def scan(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
     if blob.size is not None and blob.size > MAX_SOURCE:
         raise ResourceLimitError(f"{blob.name}: Python file larger than {MAX_SOURCE} bytes was not parsed")
     with blob.open() as f:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from .handlers import register_pass
 
 if TYPE_CHECKING:
+    from .handlers import ScanContext
     from pathlib import Path
 
-    from .engine import Scanner
     from .manifest import Tree
 
 
@@ -24,7 +25,7 @@ def _refs(value: Any) -> list[str]:
     return []
 
 
-def check_config(sc: "Scanner", name: str, cfg: dict) -> None:
+def check_config(sc: "ScanContext", name: str, cfg: dict) -> None:
     refs: list[str] = []
     auto_map = cfg.get("auto_map")
     if isinstance(auto_map, dict):
@@ -59,7 +60,8 @@ def check_config(sc: "Scanner", name: str, cfg: dict) -> None:
                {"references": sorted(external)}, name)
 
 
-def check_repo(sc: "Scanner", root: "Path", tree: "Tree") -> None:
+@register_pass("repo")
+def check_repo(sc: "ScanContext", root: "Path", tree: "Tree") -> None:
     wanted = sc.configs.get("remote_modules", set())
     present = {e.rel for e in tree.files}
     for mod in sorted(wanted - present):

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import MalformedFileError
 from . import patterns
+from .handlers import register
 
 if TYPE_CHECKING:
+    from .handlers import ScanContext
     from .blob import Blob
-    from .engine import Scanner
 
 DTYPE_BITS = {
     "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "I16": 16, "U16": 16, "F16": 16,
@@ -30,7 +31,8 @@ def _no_dupes(pairs):
     return d
 
 
-def scan(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
+@register("safetensors")
+def scan(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
     try:
         return _scan(sc, blob)
     except MalformedFileError:
@@ -43,7 +45,7 @@ def scan(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
         raise
 
 
-def _scan(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
+def _scan(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
     size = blob.size
     problems: list[tuple[str, dict]] = []
     with blob.open() as f:
@@ -128,10 +130,12 @@ def _scan(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
     return info
 
 
-def _check_meta(sc: "Scanner", name: str, key: str, value: str) -> None:
-    for kind, excerpt in patterns.find_code(value)[:3]:
-        sc.add("safetensors.metadata_code", "medium", f"code-like content in safetensors metadata ({kind})",
-               {"key": key, "kind": kind, "excerpt": excerpt[:160]}, name, f"__metadata__.{key}", key=(key, kind))
+def _check_meta(sc: "ScanContext", name: str, key: str, value: str) -> None:
+    # Loaders never run metadata, so code or shell there has no benign purpose: it waits for someone to run it.
+    for kind, match, excerpt in patterns.code_hits(value)[:3]:
+        sc.add("safetensors.metadata_code", "high", f"code or shell command in safetensors metadata ({kind})",
+               {"key": key, "kind": kind, "match": match, "excerpt": excerpt[:160], "value_chars": len(value)},
+               name, f"__metadata__.{key}", key=(key, kind))
     for m in patterns.URL_RE.finditer(value[:100_000]):
         sc.add("safetensors.metadata_url", "low", "URL in safetensors metadata", {"key": key, "url": m.group(0)[:200]},
                name, f"__metadata__.{key}", key=(key, m.group(0)))
@@ -142,7 +146,7 @@ def _check_meta(sc: "Scanner", name: str, key: str, value: str) -> None:
                    name, f"__metadata__.{key}", key=(rule, red))
 
 
-def _scan_tail(sc: "Scanner", blob: "Blob", f, off: int, size: int) -> None:
+def _scan_tail(sc: "ScanContext", blob: "Blob", f, off: int, size: int) -> None:
     from .pickle_scan import scan_stream
     from .router import looks_like_pickle
 
@@ -153,7 +157,7 @@ def _scan_tail(sc: "Scanner", blob: "Blob", f, off: int, size: int) -> None:
         scan_stream(sc, f, blob.name, size, blob.depth, start=off, context="appended_pickle")
 
 
-def _malformed(sc: "Scanner", name: str, problems: list[tuple[str, dict]]):
+def _malformed(sc: "ScanContext", name: str, problems: list[tuple[str, dict]]):
     for msg, ev in problems[:20]:
         sc.add("safetensors.malformed", "high", f"malformed safetensors: {msg}", ev, name, key=msg)
     more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import ResourceLimitError
 from . import patterns, templates
+from .handlers import register
 
 if TYPE_CHECKING:
+    from .handlers import ScanContext
     from .blob import Blob
-    from .engine import Scanner
 
 PARSE_MAX = 16 << 20
 CHUNK = 1 << 20
@@ -32,7 +33,7 @@ def _chunks(blob: "Blob", limit: int) -> Iterator[tuple[int, str]]:
             pos += len(data)
 
 
-def secrets_in(sc: "Scanner", blob: "Blob") -> None:
+def secrets_in(sc: "ScanContext", blob: "Blob") -> None:
     if not sc.settings.get("secrets", True):
         return
     seen = set()
@@ -46,21 +47,23 @@ def secrets_in(sc: "Scanner", blob: "Blob") -> None:
                    {"match": red}, blob.name, f"byte ~{max(0, off + pos)} (chunk line {line})", key=(rule, red))
 
 
-def scan_text(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
+@register("markdown", "text")
+def scan_text(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
     secrets_in(sc, blob)
     if blob.size is not None and blob.size > sc.limits.max_text_scan:
         sc.report.error(f"{blob.name}: only the first {sc.limits.max_text_scan} bytes were searched for secrets")
     return {}
 
 
-def _load(sc: "Scanner", blob: "Blob") -> str | None:
+def _load(sc: "ScanContext", blob: "Blob") -> str | None:
     if blob.size is not None and blob.size > PARSE_MAX:
         return None
     with blob.open() as f:
         return f.read(PARSE_MAX + 1).decode("utf-8", "replace")
 
 
-def scan_json(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
+@register("json")
+def scan_json(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
     scan_text(sc, blob)
     text = _load(sc, blob)
     base = blob.name.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
@@ -79,7 +82,7 @@ def scan_json(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
     return {}
 
 
-def check_structure(sc: "Scanner", name: str, base: str, obj: Any) -> None:
+def check_structure(sc: "ScanContext", name: str, base: str, obj: Any) -> None:
     """Shared by JSON and YAML: templates, remote code, Keras configs, config code strings."""
     from . import keras_scan, remote_code
 
@@ -93,6 +96,7 @@ def check_structure(sc: "Scanner", name: str, base: str, obj: Any) -> None:
         if base.endswith("index.json") and isinstance(obj.get("weight_map"), dict):
             prefix = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
             sc.referenced.update(prefix + str(v) for v in obj["weight_map"].values())
+    tokens = templates.special_tokens(obj)  # a tokenizer_config's own bos/eos/... strings, defaults otherwise
     for path, value in _walk(obj):
         if path and path[-1] in TEMPLATE_KEYS:
             where = ".".join(map(str, path))
@@ -100,15 +104,15 @@ def check_structure(sc: "Scanner", name: str, base: str, obj: Any) -> None:
                 for i, item in enumerate(value):
                     tpl = item.get("template") if isinstance(item, dict) else item
                     label = item.get("name", i) if isinstance(item, dict) else i
-                    templates.check(sc, name, tpl, f"{where}[{label}]")
+                    templates.check(sc, name, tpl, f"{where}[{label}]", tokens)
             elif value is not None:
-                templates.check(sc, name, value, where)
+                templates.check(sc, name, value, where, tokens)
         elif path and isinstance(value, str) and ("{%" in value or "{{" in value) and len(value) > 20 \
                 and str(path[-1]).endswith("template") and not any(p in TEMPLATE_KEYS for p in path[:-1]):
-            templates.check(sc, name, value, ".".join(map(str, path)))
+            templates.check(sc, name, value, ".".join(map(str, path)), tokens)
 
 
-def _config_strings(sc: "Scanner", name: str, obj: Any) -> None:
+def _config_strings(sc: "ScanContext", name: str, obj: Any) -> None:
     for path, value in _walk(obj):
         if isinstance(value, str) and len(value) >= 8 and path and path[-1] not in TEMPLATE_KEYS:
             for kind, excerpt in patterns.find_code(value)[:2]:
@@ -133,7 +137,8 @@ def _walk(obj: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
             stack.extend((p + (i,), v) for i, v in enumerate(o[:10_000]))
 
 
-def scan_yaml(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
+@register("yaml")
+def scan_yaml(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
     scan_text(sc, blob)
     text = _load(sc, blob)
     if text is None or len(text) > (4 << 20):
@@ -149,7 +154,8 @@ def scan_yaml(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
     return {}
 
 
-def scan_jinja(sc: "Scanner", blob: "Blob") -> dict[str, Any]:
+@register("jinja")
+def scan_jinja(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
     secrets_in(sc, blob)
     text = _load(sc, blob)
     if text is None:
