@@ -49,7 +49,7 @@ def run_audit(req: AuditRequest) -> tuple[dict[str, Any], Judgement]:
         manifest_limits=scan_settings.get("limits", {}),
         require_model=req.require_model,
     )
-    ctx = AuditContext(model=model, seed=req.seed, device=req.device)
+    ctx = AuditContext(model=model, seed=req.seed, device=req.device, policy_dir=policy.folder)
     check_ids = policy.enabled_checks()
     if req.only_checks is not None:
         from .checks.registry import available

@@ -23,6 +23,11 @@ class Policy:
     waivers: list[dict[str, Any]] = field(default_factory=list)
     description: str = ""
 
+    @property
+    def folder(self) -> Path:
+        """The policy file's folder: key, certificate and trust-root paths in settings are relative to it."""
+        return Path(self.path).resolve().parent
+
     def enabled_checks(self) -> list[str]:
         from ..checks.registry import ORDER
 
