@@ -137,6 +137,7 @@ class ProvenanceCheck(Check):
                 sig_path, cfg.method, public_keys=cfg.public_keys, certificate_chain=cfg.certificate_chain,
                 identities=cfg.identities, trust_root=cfg.trust_root,
             )
+            cmp = compare_manifest(signed, model.files, root, sig_rel)
         except MalformedBundleError as exc:
             finding = Finding(self.id, "provenance.malformed_bundle", "critical",
                               f"The signature {details['signature_file']} is malformed: {exc}",
@@ -152,7 +153,6 @@ class ProvenanceCheck(Check):
 
         details["signer"] = signed.signer
         base = {**base, "signer": signed.signer, **signed.signer_evidence}
-        cmp = compare_manifest(signed, model.files, root, sig_rel)
         details.update(
             files_verified=len(cmp.verified),
             unsigned_files=[u["path"] for u in cmp.unsigned],

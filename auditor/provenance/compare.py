@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .bundle import SignedManifest
+from .bundle import MalformedBundleError, SignedManifest
+
+# The serialization records the digest's name; model_signing's hashing config takes the
+# algorithm's (its own signature guesser trips on "blake2b", so we map it ourselves).
+HASHING_ALGORITHM = {"sha256": "sha256", "blake2b": "blake2", "blake2": "blake2", "blake3": "blake3"}
 
 # model_signing's default ignore list: repository metadata that ships with no model.
 GIT_PATHS = (".git", ".gitattributes", ".github", ".gitignore")
@@ -54,11 +58,14 @@ def _rehash(signed: SignedManifest, root: Path, paths: list[str]) -> dict[str, t
     if not paths:
         return {}
     ser = signed.serialization
+    algorithm = HASHING_ALGORITHM.get(ser.get("hash_type"))
+    if algorithm is None:
+        raise MalformedBundleError(f"the signature uses an unknown hash type {ser.get('hash_type')!r}")
     config = hashing.Config()
     if ser.get("method") == "shards":
-        config.use_shard_serialization(hashing_algorithm=ser["hash_type"], shard_size=ser["shard_size"], allow_symlinks=True)
+        config.use_shard_serialization(hashing_algorithm=algorithm, shard_size=int(ser["shard_size"]), allow_symlinks=True)
     else:
-        config.use_file_serialization(hashing_algorithm=ser["hash_type"], allow_symlinks=True)
+        config.use_file_serialization(hashing_algorithm=algorithm, allow_symlinks=True)
     manifest = config.hash(root, files_to_hash=[root / p for p in paths])
     return {rd.identifier: (rd.digest.algorithm, rd.digest.digest_hex) for rd in manifest.resource_descriptors()}
 
