@@ -168,15 +168,51 @@ def test_unreadable_key_is_an_error(key_signed, trust):
     assert res.status == "error" and "junk.pub" in res.error
 
 
+IDENTITY = [{"identity": "release@example.com", "oidc_issuer": "https://accounts.google.com"}]
+
+
+@pytest.fixture
+def sigstore_trusted_root(trust) -> str:
+    """Sigstore's public-good trusted root as shipped inside sigstore-python: offline, no TUF fetch."""
+    from importlib import resources
+
+    src = resources.files("sigstore") / "_store" / "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev" / "trusted_root.json"
+    if not src.is_file():
+        pytest.skip("this sigstore-python build ships no trusted root")
+    (trust / "trusted_root.json").write_bytes(src.read_bytes())
+    return "trusted_root.json"
+
+
 def test_sigstore_needs_an_offline_trust_root(key_signed, trust):
     model, _, _ = key_signed
-    ident = [{"identity": "release@example.com", "oidc_issuer": "https://accounts.google.com"}]
-    res = audit(model, {"method": "sigstore", "identities": ident}, trust)
+    res = audit(model, {"method": "sigstore", "identities": IDENTITY}, trust)
     assert res.status == "error" and "trust_root" in res.error
-    (trust / "trust.json").write_text("{}")
-    res = audit(model, {"method": "sigstore", "identities": ident, "trust_root": "trust.json"}, trust)
-    # a key-signed bundle is not a Sigstore identity: never a pass
+    (trust / "trust.json").write_text('{"mediaType": "text/plain"}')
+    res = audit(model, {"method": "sigstore", "identities": IDENTITY, "trust_root": "trust.json"}, trust)
+    assert res.status == "error" and "trust.json" in res.error and "trusted root" in res.error
+
+
+def test_sigstore_rejects_a_key_signed_model(key_signed, trust, sigstore_trusted_root):
+    model, _, _ = key_signed
+    res = audit(model, {"method": "sigstore", "identities": IDENTITY, "trust_root": sigstore_trusted_root}, trust)
     assert res.status == "fail" and rules(res) == ["provenance.signer_not_allowed"]
+    assert res.findings[0].evidence["bundle_method"] == "key"
+
+
+def test_sigstore_bundle_without_a_log_entry_is_never_a_pass(key_signed, trust, sigstore_trusted_root):
+    """A self-made certificate dressed as a Sigstore bundle: rejected as malformed (exit 2)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    model, _, _ = key_signed
+    pki = write_ca_and_leaf(trust / "fake", "fake")
+    der = x509.load_pem_x509_certificate(pki["leaf"].read_bytes()).public_bytes(serialization.Encoding.DER)
+    sig = model / "model.sig"
+    bundle = json.loads(sig.read_text())
+    bundle["verificationMaterial"] = {"certificate": {"rawBytes": base64.b64encode(der).decode()}, "tlogEntries": []}
+    sig.write_text(json.dumps(bundle))
+    res = audit(model, {"method": "sigstore", "identities": IDENTITY, "trust_root": sigstore_trusted_root}, trust)
+    assert res.status == "error" and rules(res) == ["provenance.malformed_bundle"]
 
 
 def test_unsigned_model_low_unless_required(tmp_path, trust):

@@ -297,14 +297,54 @@ class _RecordingPolicy:
             raise
 
 
-def _verify_by_sigstore(path: Path, kind: BundleKind, identities: list[dict[str, str]], trust_root: Path | None):
-    from model_signing._signing import sign_sigstore
+_CLIENT_TRUST_CONFIG = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
+# Verification reads only the trusted root; a client trust config still needs a signing config.
+_EMPTY_SIGNING_CONFIG = {"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json"}
 
+
+@contextlib.contextmanager
+def _client_trust_config(trust_root: Path):
+    """A ClientTrustConfig file for model_signing, from either that or a bare `trusted_root.json`.
+
+    Both are what Sigstore publishes through TUF; the library reads only the
+    former, so a trusted root is wrapped in a temporary file (never beside the user's).
+    """
+    import tempfile
+
+    _require_file(trust_root, "Sigstore trust root")
+    try:
+        if trust_root.stat().st_size > MAX_SIGNATURE_BYTES:
+            raise ValueError(f"over {MAX_SIGNATURE_BYTES} bytes")
+        data = json.loads(trust_root.read_bytes().decode("utf-8"))
+        media_type = str(data.get("mediaType", "")) if isinstance(data, dict) else ""
+    except (OSError, ValueError) as exc:
+        raise TrustMaterialError(f"not a JSON Sigstore trust root: {exc}", path=str(trust_root)) from None
+    if media_type.startswith("application/vnd.dev.sigstore.clienttrustconfig"):
+        yield trust_root
+        return
+    if not media_type.startswith("application/vnd.dev.sigstore.trustedroot"):
+        raise TrustMaterialError(
+            f"mediaType {media_type!r}: expected a Sigstore trusted root or client trust config", path=str(trust_root)
+        )
+    with tempfile.TemporaryDirectory(prefix="auditor-trust-") as tmp:
+        wrapped = Path(tmp) / "client-trust-config.json"
+        wrapped.write_text(json.dumps({"mediaType": _CLIENT_TRUST_CONFIG, "trustedRoot": data, "signingConfig": _EMPTY_SIGNING_CONFIG}))
+        yield wrapped
+
+
+def _verify_by_sigstore(path: Path, kind: BundleKind, identities: list[dict[str, str]], trust_root: Path | None):
     if trust_root is None:
         raise TrustMaterialError(
-            "method sigstore needs `trust_root`: a Sigstore ClientTrustConfig JSON file, so verification is offline"
+            "method sigstore needs `trust_root` (a Sigstore trusted_root.json or client trust config), "
+            "so verification is offline"
         )
-    _require_file(trust_root, "Sigstore trust root")
+    with _client_trust_config(trust_root) as config:
+        return _verify_sigstore_bundle(path, kind, identities, trust_root, config)
+
+
+def _verify_sigstore_bundle(path: Path, kind: BundleKind, identities: list[dict[str, str]], trust_root: Path, config: Path):
+    from model_signing._signing import sign_sigstore
+
     if kind.method != "sigstore":
         raise SignatureRejected(
             "signer_not_allowed",
@@ -318,7 +358,7 @@ def _verify_by_sigstore(path: Path, kind: BundleKind, identities: list[dict[str,
     rejected: list[dict[str, Any]] = []
     for ident in identities:
         try:
-            verifier = sign_sigstore.Verifier(identity=ident["identity"], oidc_issuer=ident["oidc_issuer"], trust_config=trust_root)
+            verifier = sign_sigstore.Verifier(identity=ident["identity"], oidc_issuer=ident["oidc_issuer"], trust_config=config)
         except Exception as exc:  # noqa: BLE001
             raise TrustMaterialError(
                 f"not a usable Sigstore ClientTrustConfig: {type(exc).__name__}: {exc}", path=str(trust_root)
