@@ -80,3 +80,24 @@ def test_malformed_signature_makes_the_audit_incomplete(setup):
     proc, report = audit(broken, policy, tmp / "out-broken")
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert report["verdict"] == "error" and report["checks"][0]["status"] == "error"
+
+
+def test_signed_model_from_a_hub_verifies_against_its_snapshot(setup, tmp_path):
+    """Through the hub protocol the files are cache links into blobs/; the signature still
+    verifies against the audit's own manifest, and the model.sig came down with the repo."""
+    from hubserver import HubServer, publish
+
+    _, policy, _, signed, fp = setup
+    server = HubServer(tmp_path / "hub")
+    sha = publish(server.mirrors, "acme/signed-chat", signed)
+    server.start()
+    try:
+        env = {"HF_ENDPOINT": server.endpoint, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_TELEMETRY": "1"}
+        out = tmp_path / "out"
+        proc = run_cli("audit", "acme/signed-chat", "--policy", str(policy), "--output-dir", str(out), "--format", "json", env=env)
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    details = report["checks"][0]["details"]
+    assert report["model"]["revision"] == sha and details["verified"] and details["signer"] == fp

@@ -123,10 +123,7 @@ class ProvenanceCheck(Check):
         sig_path = Path(cfg.signature_path) if Path(cfg.signature_path).is_absolute() else root / cfg.signature_path
         if model.is_file or not (sig_path.exists() or sig_path.is_symlink()):
             return self._unsigned(settings, cfg, details, sig_path, model.is_file)
-        try:
-            sig_rel = sig_path.resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            sig_rel = None  # a detached signature outside the model
+        sig_rel, sig_path = _locate_signature(sig_path, root, model.files)
         details["signed"] = True
         details["signature_file"] = sig_rel or str(sig_path)
         base = {"method": cfg.method, "signature_file": details["signature_file"]}
@@ -205,6 +202,22 @@ class ProvenanceCheck(Check):
             file=details["signature_file"],
         )
         return CheckResult(self.id, _status([finding]), settings, findings=[finding], details=details)
+
+
+def _locate_signature(sig_path: Path, root: Path, files: list) -> tuple[str | None, Path]:
+    """The signature's path inside the model (None when detached) and the path to read.
+
+    A signature the resolver listed in the manifest may be a Hugging Face cache link
+    into `blobs/` (the resolver accepts only those); read its target. Any other
+    symbolic link is read as is, and the bundle reader refuses it.
+    """
+    try:
+        rel = (sig_path.parent.resolve() / sig_path.name).relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None, sig_path
+    if sig_path.is_symlink() and rel in {f.path for f in files}:
+        return rel, sig_path.resolve()
+    return rel, sig_path
 
 
 def _status(findings: list[Finding]) -> str:
