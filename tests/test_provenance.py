@@ -254,3 +254,15 @@ def test_bad_settings_are_errors(key_signed, trust, bad):
     model, _, _ = key_signed
     res = audit(model, bad, trust)
     assert res.status == "error" and "provenance" in res.error
+
+
+def test_signature_excluded_from_the_download_is_an_error(key_signed, trust):
+    """`--exclude model.sig` on a hub model: listed, not downloaded, so neither verified nor "unsigned"."""
+    model, settings, _ = key_signed
+    resolved = resolve_local(str(model))
+    (model / "model.sig").unlink()
+    for f in resolved.files:
+        if f.path == "model.sig":
+            f.downloaded, f.sha256 = False, None
+    res = ProvenanceCheck().execute(AuditContext(model=resolved, policy_dir=trust), settings)
+    assert res.status == "error" and "excluded" in res.error

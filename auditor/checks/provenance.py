@@ -121,6 +121,10 @@ class ProvenanceCheck(Check):
         }
         root = Path(model.path)
         sig_path = Path(cfg.signature_path) if Path(cfg.signature_path).is_absolute() else root / cfg.signature_path
+        excluded = [f for f in model.files if f.path == cfg.signature_path and not getattr(f, "downloaded", True)]
+        if excluded:
+            msg = f"the signature {cfg.signature_path} is in the repository but was excluded from the download; it cannot be verified"
+            return CheckResult(self.id, "error", settings, error=msg, details=details)
         if model.is_file or not (sig_path.exists() or sig_path.is_symlink()):
             return self._unsigned(settings, cfg, details, sig_path, model.is_file)
         sig_rel, sig_path = _locate_signature(sig_path, root, model.files)
