@@ -84,18 +84,19 @@ def compare_manifest(signed: SignedManifest, files: list, root: Path, signature_
     expected = _group(signed.resources, shards)
     result = Comparison()
 
-    digestible = [p for p in expected if p in present and (present[p].sha256 or (fast and present[p].hub_sha256))]
+    digestible = {p for p in expected if p in present and (present[p].sha256 or (fast and present[p].hub_sha256))}
     result.unverifiable = sorted(p for p in expected if p in present and p not in digestible)
+    unverifiable = set(result.unverifiable)
     if fast:
         actual = {p: {p: present[p].sha256 or present[p].hub_sha256} for p in digestible}
     else:
-        actual = _group(_rehash(signed, root, [p for p in digestible if present[p].downloaded]), shards)
+        actual = _group(_rehash(signed, root, sorted(p for p in digestible if present[p].downloaded)), shards)
 
     algorithm = signed.serialization.get("hash_type", "sha256")
     for path in sorted(expected):
         if path not in present:
             result.missing.append({"path": path, "algorithm": algorithm, "expected": _one(expected[path])})
-        elif path in result.unverifiable:
+        elif path in unverifiable:
             continue
         elif actual.get(path) == expected[path]:
             result.verified.append(path)
