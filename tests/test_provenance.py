@@ -266,3 +266,14 @@ def test_signature_excluded_from_the_download_is_an_error(key_signed, trust):
             f.downloaded, f.sha256 = False, None
     res = ProvenanceCheck().execute(AuditContext(model=resolved, policy_dir=trust), settings)
     assert res.status == "error" and "excluded" in res.error
+
+
+def test_detached_signature_outside_the_model(tmp_path, trust):
+    """A signature shipped beside the model, named by an absolute `signature_path`."""
+    model = copy_model(zoo_model("clean-chat"), tmp_path / "model")
+    priv, pub, _ = write_key(trust / "publisher")
+    sig = sign_by_key(model, priv)
+    detached = sig.rename(tmp_path / "clean-chat.sig")
+    res = audit(model, {"method": "key", "public_keys": [pub.name], "signature_path": str(detached)}, trust)
+    assert res.status == "pass" and res.details["signature_file"] == str(detached)
+    assert res.details["files_verified"] == SIGNED_FILES
