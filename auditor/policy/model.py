@@ -26,7 +26,7 @@ class Policy:
 
     @property
     def folder(self) -> Path:
-        """Where the policy's relative paths (prompt files, keys) are resolved."""
+        """The policy file's folder: key, certificate, trust-root and prompt-file paths are relative to it."""
         return Path(self.path).resolve().parent
 
     def enabled_checks(self) -> list[str]:
