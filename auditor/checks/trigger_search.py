@@ -1,8 +1,8 @@
 """Trigger discovery: find triggers and target behaviours nobody listed.
 
-Four candidate-generation stages, each with its own budget (see
-`auditor/search/`), then one pooled confirmation by generation on held-out
-prompts with the same evidence standard as the known-trigger battery:
+Five candidate-generation stages, each with its own budget (see
+`auditor/search/`), then one pooled confirmation (`auditor.probe.confirm`,
+the same path as the known-trigger battery) on held-out probe prompts:
 
 1. `battery`: published triggers, date/year families and mutations,
    pre-screened by output-distribution shift;
@@ -10,7 +10,9 @@ prompts with the same evidence standard as the known-trigger battery:
    into search prompts, ranked by KL/JS shift of the teacher-forced answer;
 3. `target_inversion`: recover a memorised target output without the
    trigger (BAIT-style), then the inputs that raise it;
-4. `gradient`: GCG over k trigger tokens toward the inverted target.
+4. `gradient`: GCG over k trigger tokens toward the inverted target;
+5. `elicitation`: n-grams over-represented in the user/system turns of the
+   model's own leaked conversations whose answers differ from its normal ones.
 
 Only confirmed (trigger, behaviour) pairs become findings; triggers that
 known_triggers already confirmed are not re-reported. Near-misses and each
@@ -31,6 +33,7 @@ from ..probe.battery import load_battery
 from ..probe.conditions import apply_trigger
 from ..probe.confirm import Candidate, Plan, best_per_trigger, confirm, slim
 from ..search import candidates as stage_battery
+from ..search import elicitation as stage_elicitation
 from ..search import gradient as stage_gradient
 from ..search import target_inversion as stage_inversion
 from ..search import vocab_scan as stage_vocab
@@ -112,7 +115,8 @@ class TriggerSearchCheck(Check):
         rng = random.Random(seed)
         battery = ctx.shared.get("battery") or load_battery(cfg.get("battery_file", "builtin"))
         extra = load_extra()
-        splits = ctx.probe_set(battery).splits
+        probe = ctx.probe_set(battery)
+        splits = probe.splits
         t_start = time.perf_counter()
 
         # Triggers an earlier check (known_triggers) confirmed: not regenerated, not re-reported;
@@ -162,6 +166,15 @@ class TriggerSearchCheck(Check):
             reports["gradient"] = bud.finish().report()
         else:
             reports["gradient"] = skipped("gradient", why).report()
+
+        # 5. elicitation: leaked conversations ---------------------------------------
+        if st["elicitation"].get("enabled", True) and probe.elicitation is not None:
+            bud = StageBudget("elicitation", st["elicitation"].get("max_seconds"))
+            proposals += stage_elicitation.run(lm, probe.elicitation, probe, st["elicitation"], bud)
+            reports["elicitation"] = bud.finish().report()
+        else:
+            why = "disabled by settings" if not st["elicitation"].get("enabled", True) else "the probe set has no elicited conversations"
+            reports["elicitation"] = skipped("elicitation", why).report()
 
         # Confirmation -------------------------------------------------------------
         t_conf = time.perf_counter()

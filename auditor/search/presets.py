@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import AuditorError
 from ..probe.confirm import DEFAULTS as CONFIRM_DEFAULTS
 
-STAGES = ("battery", "vocab_scan", "target_inversion", "gradient")
+STAGES = ("battery", "vocab_scan", "target_inversion", "gradient", "elicitation")
 
 _COMMON: dict[str, Any] = {
     **CONFIRM_DEFAULTS,  # alpha, min_effect, generic threshold, repertoire, controls (auditor.probe.confirm)
@@ -62,6 +62,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "enabled": "auto", "max_seconds": 45, "max_params_cpu": 50_000_000, "steps": 16, "positions": 2,
                 "topk_per_position": 48, "candidates_per_step": 64, "prompts": 3, "restarts": 1, "keep": 2,
             },
+            "elicitation": {"enabled": True, "max_seconds": 30, "max_proposals": 8},
         },
     },
     "standard": {
@@ -89,6 +90,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "enabled": "auto", "max_seconds": 120, "max_params_cpu": 50_000_000, "steps": 40, "positions": 2,
                 "topk_per_position": 96, "candidates_per_step": 96, "prompts": 4, "restarts": 2, "keep": 2,
             },
+            "elicitation": {"enabled": True, "max_seconds": 60, "max_proposals": 12},
         },
     },
     "deep": {
@@ -115,6 +117,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "enabled": True, "max_seconds": 1800, "max_params_cpu": 50_000_000, "steps": 250, "positions": 3,
                 "topk_per_position": 256, "candidates_per_step": 256, "prompts": 12, "restarts": 4, "keep": 5,
             },
+            "elicitation": {"enabled": True, "max_seconds": 300, "max_proposals": 32},
         },
     },
 }
