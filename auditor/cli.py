@@ -170,9 +170,14 @@ def common_options(fn):
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "mps"]))
 @click.option("--checks", "only", default=None, help="Run only these checks (comma-separated) of those the policy enables.")
+@click.option("--engine", default="auto", show_default=True, type=click.Choice(["auto", "transformers", "vllm"]),
+              help="Who generates text: auto = vLLM when CUDA and vLLM are present, else transformers.")
+@click.option("--tensor-parallel", default=1, show_default=True, type=click.IntRange(min=1),
+              help="GPUs to shard the vLLM engine over.")
 @click.option("--replay", "replay_of", type=click.Path(), default=None,
               help="Rerun the audit recorded in this report.json (same revision, policy, seed, checks) and compare findings.")
-def audit(model, revision, policy_path, output_dir, key, cert, formats, json_out, exclude, seed, device, only, replay_of):
+def audit(model, revision, policy_path, output_dir, key, cert, formats, json_out, exclude, seed, device, only,
+          engine, tensor_parallel, replay_of):
     """Audit MODEL (hub id org/name[@rev] or local directory) and write signed reports."""
     from .pipeline import AuditRequest
 
@@ -193,6 +198,7 @@ def audit(model, revision, policy_path, output_dir, key, cert, formats, json_out
     req = AuditRequest(
         model=model, revision=revision, policy_path=policy_path, seed=seed, device=device,
         only_checks=checks, exclude=list(exclude), argv=sys.argv, on_progress=_progress,
+        engine=engine, tensor_parallel=tensor_parallel,
     )
     _run(req, output_dir, _parse_formats(formats), key, cert, json_out, replay)
 

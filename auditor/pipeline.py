@@ -30,6 +30,8 @@ class AuditRequest:
     require_model: bool = True
     argv: list[str] | None = None
     on_progress: Any = None  # callable(check_id, result|None)
+    engine: str = "auto"  # generation engine: auto | transformers | vllm
+    tensor_parallel: int = 1
 
 
 def _now() -> str:
@@ -49,7 +51,9 @@ def run_audit(req: AuditRequest) -> tuple[dict[str, Any], Judgement]:
         manifest_limits=scan_settings.get("limits", {}),
         require_model=req.require_model,
     )
-    ctx = AuditContext(model=model, seed=req.seed, device=req.device)
+    ctx = AuditContext(
+        model=model, seed=req.seed, device=req.device, engine=req.engine, tensor_parallel=req.tensor_parallel
+    )
     check_ids = policy.enabled_checks()
     if req.only_checks is not None:
         from .checks.registry import available
@@ -96,4 +100,6 @@ def run_audit(req: AuditRequest) -> tuple[dict[str, Any], Judgement]:
             req.seed, device_used, policy.sha256, getattr(battery, "sha256", None), req.argv
         ),
     }
+    if ctx._lm is not None:
+        report["reproducibility"]["engine"] = ctx._lm.engine.info()
     return report, judgement

@@ -144,6 +144,8 @@ class AuditContext:
     seed: int = 0
     device: str = "auto"
     shared: dict[str, Any] = field(default_factory=dict)
+    engine: str = "auto"  # generation engine, see auditor.engine
+    tensor_parallel: int = 1
     _lm: Any = None
     _lm_error: Exception | None = None
 
@@ -159,7 +161,10 @@ class AuditContext:
             from ..probe.loading import load_model
 
             try:
-                self._lm = load_model(self.model.path, device=self.device, seed=self.seed)
+                self._lm = load_model(
+                    self.model.path, device=self.device, seed=self.seed,
+                    engine=self.engine, tensor_parallel=self.tensor_parallel,
+                )
             except AuditorError as exc:
                 self._lm_error = exc
                 raise
