@@ -128,5 +128,5 @@ def load_model(path: str | Path, device: str = "auto", seed: int = 0, engine: st
         path=path,
     )
     if resolve_engine_name(engine, placement.device) == "vllm":
-        lm.use_engine(VLLMEngine(path, tokenizer, tensor_parallel=tensor_parallel, seed=seed))
+        lm.use_engine(VLLMEngine(path, tokenizer, tensor_parallel=tensor_parallel, seed=seed, dtype=lm.dtype))
     return lm
