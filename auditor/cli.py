@@ -217,6 +217,35 @@ def scan(model, revision, policy_path, output_dir, key, cert, formats, json_out,
     _run(req, output_dir, _parse_formats(formats), key, cert, json_out)
 
 
+@main.command()
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@click.option("--output-dir", required=True, type=click.Path(file_okay=False), help="Reports go to DIR/<slug>/, the summary to DIR/fleet.*")
+@click.option("--address", default=None, help="Ray cluster to join (default: a private local Ray, loopback only).")
+@click.option("--workers", default=None, type=click.IntRange(min=1), help="Audits in flight at once (default: CPUs).")
+@click.option("--key", type=click.Path(dir_okay=False), default=None, help="Private signing key (default: one in the user config dir).")
+@click.option("--cert", type=click.Path(dir_okay=False), default=None, help="X.509 certificate for the PDF signatures.")
+def fleet(manifest, output_dir, address, workers, key, cert):
+    """Audit every model of MANIFEST (YAML) as Ray tasks; skip ones already audited; sign DIR/fleet.json."""
+    from .fleet import run_fleet
+
+    def show(event, job, entry):
+        if event == "started":
+            err.print(f"  auditing [bold]{job.model}[/] ...")
+        else:
+            style = VERDICT_STYLE[entry["verdict"]]
+            note = " (reused)" if event == "reused" else f" ({entry['duration_s']:.1f}s)"
+            extra = f" — {entry['error']}" if entry["error"] and entry["verdict"] == "error" else ""
+            err.print(f"  {entry['id']}: [{style}]{entry['verdict'].upper()}[/]{note}{extra}")
+
+    result = run_fleet(manifest, output_dir, address=address, workers=workers, key_path=key, cert_path=cert,
+                       argv=sys.argv, on_event=show)
+    counts = result.summary["counts"]
+    err.print(f"\nFleet: exit {result.exit_code} — " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for name, path in result.paths.items():
+        err.print(f"wrote {name}: {path}")
+    sys.exit(result.exit_code)
+
+
 @main.group()
 def policy() -> None:
     """Work with policy files."""
