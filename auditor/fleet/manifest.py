@@ -35,6 +35,8 @@ class FleetJob:
     engine: str = "auto"
     tensor_parallel: int = 1
     formats: list[str] = field(default_factory=lambda: ["json", "pdf"])
+    num_cpus: float = 1.0
+    num_gpus: float | None = None  # None: tensor_parallel GPUs when the cluster has any
 
     @property
     def slug(self) -> str:
@@ -101,6 +103,8 @@ def load_manifest(path: str | Path) -> list[FleetJob]:
                 engine=merged.get("engine", "auto"),
                 tensor_parallel=int(merged.get("tensor_parallel", 1)),
                 formats=list(merged.get("formats") or ["json", "pdf"]),
+                num_cpus=float(merged.get("num_cpus", 1)),
+                num_gpus=merged.get("num_gpus"),
             )
         )
     return jobs

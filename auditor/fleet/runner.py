@@ -59,8 +59,11 @@ def _start_ray(address: str | None, workers: int | None):
 
 
 def _task_options(job: FleetJob, cluster_gpus: float) -> dict:
-    gpus = job.tensor_parallel if cluster_gpus and job.device in ("auto", "cuda") else 0
-    return {"num_cpus": 1, "num_gpus": gpus, "max_retries": 0}
+    if job.num_gpus is not None:
+        gpus = job.num_gpus
+    else:
+        gpus = job.tensor_parallel if cluster_gpus and job.device in ("auto", "cuda") else 0
+    return {"num_cpus": job.num_cpus, "num_gpus": gpus, "max_retries": 0}
 
 
 def run_fleet(
