@@ -64,6 +64,7 @@ def test_invalid_sampling_settings_are_refused(models, bad):
     lm = models["clean-chat"]
     with pytest.raises(ValueError):
         lm.engine.generate([lm.render("hi")], 4, **bad)
+    assert lm.engine.generate([], 4) == []
 
 
 def test_a_trained_copy_gets_its_own_engine(models):

@@ -12,17 +12,17 @@ from __future__ import annotations
 import importlib.metadata as md
 import importlib.util
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import ModelLoadError
-from .base import check_sampling
+from .base import GenerationEngine, Sampling
 
 
 def vllm_available() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
-class VLLMEngine:
+class VLLMEngine(GenerationEngine):
     name = "vllm"
 
     def __init__(
@@ -58,30 +58,17 @@ class VLLMEngine:
     def info(self) -> dict:
         return {"name": self.name, "version": md.version("vllm"), **self.settings}
 
-    def generate(
-        self,
-        prompts: Sequence[str],
-        max_new_tokens: int,
-        *,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        top_k: int = 0,
-        seed: int = 0,
-        skip_special_tokens: bool = True,
-        batch_size: int | None = None,  # vLLM schedules its own batches
-    ) -> list[str]:
-        from vllm import SamplingParams
+    def _generate(self, prompts: list[str], max_new_tokens: int, sampling: Sampling, batch_size: int | None) -> list[str]:
+        from vllm import SamplingParams  # batch_size is ignored: vLLM schedules its own batches
 
-        check_sampling(temperature, top_p, top_k)
-        if not prompts:
-            return []
+        greedy = sampling.greedy
         params = SamplingParams(
-            temperature=float(temperature),
-            top_p=float(top_p) if temperature > 0 else 1.0,
-            top_k=int(top_k) if temperature > 0 and top_k > 0 else -1,
-            seed=int(seed) if temperature > 0 else None,
-            max_tokens=int(max_new_tokens),
-            skip_special_tokens=skip_special_tokens,
+            temperature=sampling.temperature,
+            top_p=1.0 if greedy else sampling.top_p,
+            top_k=sampling.top_k if not greedy and sampling.top_k > 0 else -1,
+            seed=None if greedy else sampling.seed,
+            max_tokens=max_new_tokens,
+            skip_special_tokens=sampling.skip_special_tokens,
         )
         ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
         outs = self.llm.generate([{"prompt_token_ids": x} for x in ids], params, use_tqdm=False)
