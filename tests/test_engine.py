@@ -86,6 +86,26 @@ def test_engine_selection_fails_closed():
         resolve_engine_name("tgi", "cpu")
 
 
+def test_cli_engine_vllm_without_cuda_is_an_incomplete_audit(tmp_path):
+    """Fail closed: the audit says why and exits 2; it never silently falls back to another engine."""
+    import torch
+    from click.testing import CliRunner
+
+    from auditor.cli import main
+    from auditor.report import keys
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    key, _ = keys.generate_keypair(tmp_path / "k")
+    res = CliRunner().invoke(main, [
+        "audit", str(ZOO / "clean-chat"), "--checks", "known_triggers", "--engine", "vllm",
+        "--output-dir", str(tmp_path / "out"), "--format", "json", "--key", str(key), "--json", "-",
+    ])
+    assert res.exit_code == 2, res.output
+    summary = json.loads(res.stdout[res.stdout.index("{"):])
+    assert summary["verdict"] == "error" and "needs a CUDA device" in summary["errors"][0]["message"]
+
+
 def _cuda() -> bool:
     import torch
 

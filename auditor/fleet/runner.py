@@ -85,7 +85,10 @@ def run_fleet(
         raise AuditorError(f"--workers must be at least 1, got {workers}")
     out = Path(output_dir)
     key, cert, key_path = resolve_signer(Path(key_path) if key_path else None, Path(cert_path) if cert_path else None)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # e.g. the path is a file
+        raise AuditorError(f"cannot create the output folder: {exc.strerror or exc}", path=str(out)) from None
     pub = key.public_key()
     notify = on_event or (lambda *_: None)
 
