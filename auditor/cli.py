@@ -170,9 +170,14 @@ def common_options(fn):
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "mps"]))
 @click.option("--checks", "only", default=None, help="Run only these checks (comma-separated) of those the policy enables.")
+@click.option("--engine", default="auto", show_default=True, type=click.Choice(["auto", "transformers", "vllm"]),
+              help="Who generates text: auto = vLLM when CUDA and vLLM are present, else transformers.")
+@click.option("--tensor-parallel", default=1, show_default=True, type=click.IntRange(min=1),
+              help="GPUs to shard the vLLM engine over.")
 @click.option("--replay", "replay_of", type=click.Path(), default=None,
               help="Rerun the audit recorded in this report.json (same revision, policy, seed, checks) and compare findings.")
-def audit(model, revision, policy_path, output_dir, key, cert, formats, json_out, exclude, seed, device, only, replay_of):
+def audit(model, revision, policy_path, output_dir, key, cert, formats, json_out, exclude, seed, device, only,
+          engine, tensor_parallel, replay_of):
     """Audit MODEL (hub id org/name[@rev] or local directory) and write signed reports."""
     from .pipeline import AuditRequest
 
@@ -193,6 +198,7 @@ def audit(model, revision, policy_path, output_dir, key, cert, formats, json_out
     req = AuditRequest(
         model=model, revision=revision, policy_path=policy_path, seed=seed, device=device,
         only_checks=checks, exclude=list(exclude), argv=sys.argv, on_progress=_progress,
+        engine=engine, tensor_parallel=tensor_parallel,
     )
     _run(req, output_dir, _parse_formats(formats), key, cert, json_out, replay)
 
@@ -209,6 +215,35 @@ def scan(model, revision, policy_path, output_dir, key, cert, formats, json_out,
         exclude=list(exclude), require_model=False, argv=sys.argv, on_progress=_progress,
     )
     _run(req, output_dir, _parse_formats(formats), key, cert, json_out)
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@click.option("--output-dir", required=True, type=click.Path(file_okay=False), help="Reports go to DIR/<slug>/, the summary to DIR/fleet.*")
+@click.option("--address", default=None, help="Ray cluster to join (default: a private local Ray, loopback only).")
+@click.option("--workers", default=None, type=click.IntRange(min=1), help="Audits in flight at once (default: CPUs).")
+@click.option("--key", type=click.Path(dir_okay=False), default=None, help="Private signing key (default: one in the user config dir).")
+@click.option("--cert", type=click.Path(dir_okay=False), default=None, help="X.509 certificate for the PDF signatures.")
+def fleet(manifest, output_dir, address, workers, key, cert):
+    """Audit every model of MANIFEST (YAML) as Ray tasks; skip ones already audited; sign DIR/fleet.json."""
+    from .fleet import run_fleet
+
+    def show(event, job, entry):
+        if event == "started":
+            err.print(f"  auditing [bold]{job.model}[/] ...")
+        else:
+            style = VERDICT_STYLE[entry["verdict"]]
+            note = " (reused)" if event == "reused" else f" ({entry['duration_s']:.1f}s)"
+            extra = f" — {entry['error']}" if entry["error"] and entry["verdict"] == "error" else ""
+            err.print(f"  {entry['id']}: [{style}]{entry['verdict'].upper()}[/]{note}{extra}")
+
+    result = run_fleet(manifest, output_dir, address=address, workers=workers, key_path=key, cert_path=cert,
+                       argv=sys.argv, on_event=show)
+    counts = result.summary["counts"]
+    err.print(f"\nFleet: exit {result.exit_code} — " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for name, path in result.paths.items():
+        err.print(f"wrote {name}: {path}")
+    sys.exit(result.exit_code)
 
 
 @main.group()

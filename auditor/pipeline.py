@@ -30,6 +30,8 @@ class AuditRequest:
     require_model: bool = True
     argv: list[str] | None = None
     on_progress: Any = None  # callable(check_id, result|None)
+    engine: str = "auto"  # generation engine: auto | transformers | vllm
+    tensor_parallel: int = 1
 
 
 def _now() -> str:
@@ -49,8 +51,10 @@ def run_audit(req: AuditRequest) -> tuple[dict[str, Any], Judgement]:
         manifest_limits=scan_settings.get("limits", {}),
         require_model=req.require_model,
     )
-    ctx = AuditContext(model=model, seed=req.seed, device=req.device, probe_settings=policy.probe,
-                       policy_dir=policy.folder)
+    ctx = AuditContext(
+        model=model, seed=req.seed, device=req.device, engine=req.engine, tensor_parallel=req.tensor_parallel,
+        probe_settings=policy.probe, policy_dir=policy.folder,
+    )
     check_ids = policy.enabled_checks()
     if req.only_checks is not None:
         from .checks.registry import available
@@ -98,4 +102,6 @@ def run_audit(req: AuditRequest) -> tuple[dict[str, Any], Judgement]:
             req.seed, device_used, policy.sha256, getattr(battery, "sha256", None), req.argv
         ),
     }
+    if ctx._lm is not None:
+        report["reproducibility"]["engine"] = ctx._lm.engine.info()
     return report, judgement

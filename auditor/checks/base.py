@@ -148,6 +148,8 @@ class AuditContext:
     policy_dir: Any = None  # pathlib.Path | None
     shared: dict[str, Any] = field(default_factory=dict)
     probe_settings: dict[str, Any] = field(default_factory=dict)  # the policy's `probe:` section
+    engine: str = "auto"  # generation engine, see auditor.engine
+    tensor_parallel: int = 1
     _lm: Any = None
     _lm_error: Exception | None = None
     _probe_set: Any = None
@@ -164,7 +166,10 @@ class AuditContext:
             from ..probe.loading import load_model
 
             try:
-                self._lm = load_model(self.model.path, device=self.device, seed=self.seed)
+                self._lm = load_model(
+                    self.model.path, device=self.device, seed=self.seed,
+                    engine=self.engine, tensor_parallel=self.tensor_parallel,
+                )
             except AuditorError as exc:
                 self._lm_error = exc
                 raise

@@ -80,8 +80,14 @@ def _count_params(path: Path) -> int | None:
     return total
 
 
-def load_model(path: str | Path, device: str = "auto", seed: int = 0) -> LoadedModel:
-    """Load tokenizer and causal LM from a local directory, offline and without remote code."""
+def load_model(path: str | Path, device: str = "auto", seed: int = 0, engine: str = "auto", tensor_parallel: int = 1) -> LoadedModel:
+    """Load tokenizer and causal LM from a local directory, offline and without remote code.
+
+    `engine` picks who generates text (see auditor.engine); the transformers model is
+    always loaded too, because white-box checks need its logits and activations.
+    """
+    from ..engine import VLLMEngine, resolve_engine_name
+
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -112,7 +118,7 @@ def load_model(path: str | Path, device: str = "auto", seed: int = 0) -> LoadedM
         # oversubscription (measured 10-20x faster generation on a busy 2-core host).
         torch.set_num_threads(1)
     model.eval()
-    return LoadedModel(
+    lm = LoadedModel(
         model=model,
         tokenizer=tokenizer,
         device=placement.device,
@@ -121,3 +127,6 @@ def load_model(path: str | Path, device: str = "auto", seed: int = 0) -> LoadedM
         architecture=str(cfg.get("model_type")),
         path=path,
     )
+    if resolve_engine_name(engine, placement.device) == "vllm":
+        lm.use_engine(VLLMEngine(path, tokenizer, tensor_parallel=tensor_parallel, seed=seed, dtype=lm.dtype))
+    return lm

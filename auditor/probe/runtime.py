@@ -2,7 +2,9 @@
 
 Every operation takes a list and works in batches (sorted by length so padding
 stays small), halving the batch on out-of-memory, so the same code serves a
-tiny CPU model and a large GPU model.
+tiny CPU model and a large GPU model. Text generation goes through a
+`GenerationEngine` (transformers by default, vLLM on request); the white-box
+operations (logits, log-probabilities, activations) always use `model`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
+
+from ..engine import GenerationEngine, TransformersEngine
+from ..engine.batching import run_batched
+from ..engine.hf import encode
 
 
 @dataclass
@@ -25,6 +31,9 @@ class LoadedModel:
     path: Path
     batch_size: int = 32
     _info: dict = field(default_factory=dict)
+    # Not an init field: dataclasses.replace(lm, model=copy) (safety training) gets a
+    # fresh transformers engine on the copy, never a server holding the original weights.
+    engine: GenerationEngine = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         tok = self.tokenizer
@@ -38,6 +47,11 @@ class LoadedModel:
             self.batch_size = 64  # small models: per-step Python overhead dominates on CPU
         else:
             self.batch_size = 8
+        self.engine = TransformersEngine(self.model, tok, self.device, self.batch_size)
+
+    def use_engine(self, engine: GenerationEngine) -> None:
+        """Serve generation from `engine` (e.g. vLLM); white-box operations keep using `model`."""
+        self.engine = engine
 
     # ---- prompts -----------------------------------------------------------------
     @property
@@ -64,36 +78,16 @@ class LoadedModel:
             "device": self.device,
             "dtype": self.dtype,
             "chat_template": self.has_chat_template,
+            "engine": self.engine.name,
         }
 
     # ---- batching ----------------------------------------------------------------
     def _batched(self, items: Sequence[str], fn: Callable[[list[str]], list], batch_size: int | None = None) -> list:
         """Run fn over length-sorted batches; restore the input order."""
-        if not items:
-            return []
-        order = sorted(range(len(items)), key=lambda i: len(items[i]))
-        out: list = [None] * len(items)
-        bs = batch_size or self.batch_size
-        pos = 0
-        while pos < len(order):
-            idx = order[pos : pos + bs]
-            try:
-                results = fn([items[i] for i in idx])
-            except torch.OutOfMemoryError:
-                if bs == 1:
-                    raise
-                if self.device == "cuda":
-                    torch.cuda.empty_cache()
-                bs = max(1, bs // 2)
-                continue
-            for i, r in zip(idx, results):
-                out[i] = r
-            pos += len(idx)
-        return out
+        return run_batched(list(items), fn, batch_size or self.batch_size, self.device)
 
     def _encode(self, texts: list[str]):
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        return {k: v.to(self.model.device) for k, v in enc.items()}
+        return encode(self.tokenizer, texts, self.model.device)
 
     @staticmethod
     def positions(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -104,23 +98,9 @@ class LoadedModel:
         return self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=self.positions(attention_mask))
 
     # ---- operations ---------------------------------------------------------------
-    @torch.inference_mode()
     def generate(self, prompts: Sequence[str], max_new_tokens: int = 32, batch_size: int | None = None) -> list[str]:
         """Greedy continuations (deterministic), decoded without special tokens."""
-
-        def run(batch: list[str]) -> list[str]:
-            enc = self._encode(batch)
-            out = self.model.generate(
-                **enc,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id,
-                eos_token_id=self.tokenizer.eos_token_id,
-            )
-            new = out[:, enc["input_ids"].shape[1] :]
-            return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
-
-        return self._batched(list(prompts), run, batch_size)
+        return self.engine.generate(list(prompts), max_new_tokens, batch_size=batch_size or self.batch_size)
 
     @torch.inference_mode()
     def next_token_logprobs(self, prompts: Sequence[str], batch_size: int | None = None) -> torch.Tensor:

@@ -53,7 +53,9 @@ def verify_cmd(target: Path, key: Path | None, as_json: bool) -> None:
         if not key.exists():
             _fail("no --key given and no default key found; pass the signer's public key with --key")
     try:
-        result = verify(target, key)
+        from ..fleet.verify import is_fleet_dir, verify_fleet
+
+        result = verify_fleet(target, key) if is_fleet_dir(target) else verify(target, key)
     except AuditorError as exc:
         _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - never a traceback
@@ -66,6 +68,9 @@ def verify_cmd(target: Path, key: Path | None, as_json: bool) -> None:
         con.print(Text("✓ ", style="green") + Text(line))
     for line in result.reasons:
         con.print(Text("✗ ", style="bold red") + Text(line))
+    if result.ok and result.report is None:  # a fleet folder
+        con.print(Text("VERIFIED", style="bold green") + Text(f": fleet summary and every report in {target}"))
+        sys.exit(0)
     if result.ok:
         r = result.report or {}
         model = r.get("model", {})

@@ -1,0 +1,65 @@
+"""Generation with transformers' own `generate`: the default engine, and the only
+one that shares weights with the white-box operations (logits, activations,
+safety training), so it works on any model LoadedModel can hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .base import GenerationEngine, Sampling
+from .batching import run_batched
+
+
+def encode(tokenizer: Any, texts: list[str], device) -> dict:
+    """Left-padded token ids of already-rendered prompts (the chat template added any special tokens)."""
+    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    return {k: v.to(device) for k, v in enc.items()}
+
+
+class TransformersEngine(GenerationEngine):
+    """Batched, length-sorted generation on a loaded transformers causal LM."""
+
+    name = "transformers"
+
+    def __init__(self, model: Any, tokenizer: Any, device: str, batch_size: int = 8):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+        self.batch_size = batch_size
+
+    def info(self) -> dict:
+        import transformers
+
+        return {"name": self.name, "version": transformers.__version__, "device": self.device}
+
+    @torch.inference_mode()
+    def _generate(self, prompts: list[str], max_new_tokens: int, sampling: Sampling, batch_size: int | None) -> list[str]:
+        items = list(enumerate(prompts))  # the index seeds a sampled batch reproducibly
+        options: dict = {"do_sample": False}
+        if not sampling.greedy:
+            options = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": sampling.top_k}
+
+        def run(batch: list[tuple[int, str]]) -> list[str]:
+            enc = encode(self.tokenizer, [text for _, text in batch], self.model.device)
+            kwargs = dict(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=self.tokenizer.eos_token_id,
+                **options,
+            )
+            if not sampling.greedy:
+                # Own RNG stream per batch, keyed by seed and the batch's first prompt:
+                # the same call gives the same samples, and the global RNG is untouched.
+                devices = [torch.cuda.current_device()] if self.device == "cuda" else []
+                with torch.random.fork_rng(devices=devices):
+                    torch.manual_seed(sampling.seed * 1_000_003 + batch[0][0])
+                    out = self.model.generate(**kwargs)
+            else:
+                out = self.model.generate(**kwargs)
+            new = out[:, enc["input_ids"].shape[1] :]
+            return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=sampling.skip_special_tokens)]
+
+        return run_batched(items, run, batch_size or self.batch_size, self.device, key=lambda item: len(item[1]))
