@@ -14,6 +14,7 @@ RUN python -m pip install torch==2.13.0 --index-url https://download.pytorch.org
 
 WORKDIR /opt/auditor
 COPY pyproject.toml README.md ./
+COPY policies ./policies
 COPY auditor ./auditor
 RUN python -m pip install . \
     && python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__" \

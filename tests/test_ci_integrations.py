@@ -218,8 +218,11 @@ def test_dockerfile_lints_and_has_the_required_shape():
     user = [v for k, v in instrs if k == "USER"]
     assert user and user[-1].split(":")[0] not in ("root", "0")
     assert [v for k, v in instrs if k == "ENTRYPOINT"] == ['["auditor"]']
+    copied = {v.split()[0] for k, v in instrs if k == "COPY" for v in [v]}
+    # auditor/policies is a link to policies/: both must be in the image for the default policy
+    assert {"policies", "auditor"} <= copied
     ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
-    assert ignore[ignore.index("*"):].count("!auditor/") == 1  # only what the install needs goes in
+    assert ignore[0] == "*" and {"!auditor/", "!policies/", "!pyproject.toml"} <= set(ignore)  # only what the install needs
 
 
 # --------------------------------------------------------------------------- fast start
