@@ -82,7 +82,8 @@ def test_same_evidence_as_the_pdf():
     assert 'id="provenance"' not in page and 'id="coverage"' not in page
 
 
-def test_provenance_and_probe_coverage_render_when_present():
+def enriched_report() -> dict:
+    """The sample report plus a provenance check and the lead's `probe_coverage` block."""
     r = json.loads(SAMPLE.read_text(encoding="utf-8"))
     r["checks"].append({
         "id": "provenance", "status": "fail", "duration_s": 0.1,
@@ -90,13 +91,22 @@ def test_provenance_and_probe_coverage_render_when_present():
                     "unsigned_files": ["extra.bin"], "changed_files": ["model.safetensors"], "missing_files": []},
     })
     r["probe_coverage"] = {
-        "sources": [{"name": "hhh-heldout", "kind": "builtin", "purpose": "baseline", "n_available": 200, "n_used": 50,
-                     "share_used": 0.25, "competence": {"score": 0.81, "mean_logprob": -1.9, "agreement": 0.86}}],
+        "sources": [
+            {"name": "hhh-heldout", "kind": "builtin", "purpose": "baseline", "n_available": 200, "n_used": 50,
+             "share_used": 0.25, "competence": {"score": 0.81, "mean_logprob": -1.9, "agreement": 0.86}},
+            {"name": "model-card-examples", "kind": "card", "purpose": "domain", "n_available": 12, "n_used": 12,
+             "share_used": 1.0, "competence": {"score": None, "mean_logprob": None, "agreement": None}},
+        ],
         "competence": {"score": 0.81}, "reachable": False, "reasons": ["chat template missing <system> role"],
     }
+    return r
+
+
+def test_provenance_and_probe_coverage_render_when_present():
+    r = enriched_report()
     page = render_html(r).decode("utf-8")
-    assert 'id="provenance"' in page and "signature not verified" in page and "ci@acme.example" in page
-    assert "changed files: <span class=\"mono\">model.safetensors</span>" in page and "missing files" not in page
+    assert 'id="provenance"' in page and ">not verified<" in page and "signer ci@acme.example" in page
+    assert "changed files: model.safetensors" in page and "missing files" not in page
     assert 'id="coverage"' in page and "hhh-heldout" in page and "50 of 200" in page and "25.0%" in page
     assert "chat template missing &lt;system&gt; role" in page
     assert "Behaviour probes reachable: <b>no</b>" in page
@@ -175,3 +185,23 @@ def test_browser_renders_the_page(tmp_path, scanned_html):
         assert 'id="verdict"' in dom.stdout and "FAIL" in dom.stdout
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom.stdout  # shown as text ...
         assert "<script>" not in dom.stdout  # ... never a script element
+
+
+def test_pdf_summary_shows_provenance_and_coverage():
+    """The PDF's first page carries the same two additions (text read back with pypdf)."""
+    import io
+
+    from pypdf import PdfReader
+
+    from auditor.report.pdf import render_pdf
+
+    first = PdfReader(io.BytesIO(render_pdf(enriched_report()))).pages[0].extract_text()
+    text = " ".join(first.split())
+    assert "Provenance" in text and "NOT VERIFIED" in text and "signer ci@acme.example" in text
+    assert "changed files: model.safetensors" in text and "unsigned files: extra.bin" in text
+    assert "What the audit could see" in text and "Behaviour probes reachable: no" in text
+    assert "hhh-heldout" in text and "50 of 200" in text and "25.0%" in text and "0.81" in text
+    assert "model-card-examples" in text and "12 of 12" in text
+    plain = " ".join(PdfReader(io.BytesIO(render_pdf(json.loads(SAMPLE.read_text())))).pages[0].extract_text().split())
+    assert "Provenance" not in plain and "What the audit could see" not in plain
+

@@ -218,3 +218,46 @@ def highlight_segments(text: Any, spans: Any, max_chars: int, max_lines: int) ->
         pos = b
     out.append((text[pos:], False))
     return out
+
+
+def check_details(report: dict, check_id: str) -> dict | None:
+    """`details` of the check `check_id` when it ran and recorded any."""
+    for c in report.get("checks") or []:
+        if isinstance(c, dict) and c.get("id") == check_id and isinstance(c.get("details"), dict):
+            return c["details"]
+    return None
+
+
+def provenance_summary(details: dict) -> tuple[str, str]:
+    """(status, one line) for the provenance check: status is verified, not verified or unsigned."""
+    status = "verified" if details.get("verified") else "not verified" if details.get("signed") else "unsigned"
+    bits = []
+    if details.get("method"):
+        bits.append(f"method {details['method']}")
+    if details.get("signer"):
+        bits.append(f"signer {details['signer']}")
+    for key in ("unsigned_files", "changed_files", "missing_files"):
+        files = details.get(key)
+        if isinstance(files, list) and files:
+            shown = ", ".join(map(str, files[:5])) + (f" … (+{len(files) - 5})" if len(files) > 5 else "")
+            bits.append(f"{key.replace('_', ' ')}: {shown}")
+    return status, " · ".join(bits)
+
+
+def coverage_rows(coverage: dict) -> list[dict[str, str]]:
+    """One formatted row per prompt source of `probe_coverage` (what the behavioural probes could see)."""
+    rows = []
+    for s in coverage.get("sources") or []:
+        if not isinstance(s, dict):
+            continue
+        comp = s.get("competence") if isinstance(s.get("competence"), dict) else {}
+        rows.append({
+            "source": str(s.get("name", "?")),
+            "kind": " / ".join(str(s[k]) for k in ("kind", "purpose") if s.get(k)),
+            "used": f"{fmt_num(s.get('n_used', '–'))} of {fmt_num(s.get('n_available', '–'))}",
+            "share": fmt_rate(s.get("share_used")),
+            "competence": fmt_num(comp["score"]) if comp.get("score") is not None else "–",
+            "logprob": fmt_num(comp["mean_logprob"]) if comp.get("mean_logprob") is not None else "–",
+            "agreement": fmt_num(comp["agreement"]) if comp.get("agreement") is not None else "–",
+        })
+    return rows

@@ -93,13 +93,6 @@ def _env():
     return env
 
 
-def _provenance(report: dict[str, Any]) -> dict[str, Any] | None:
-    for c in report.get("checks", []):
-        if isinstance(c, dict) and c.get("id") == "provenance" and isinstance(c.get("details"), dict):
-            return c["details"]
-    return None
-
-
 def render_html(report: dict[str, Any]) -> bytes:
     """The report as a UTF-8 HTML document."""
     from markupsafe import Markup
@@ -109,6 +102,8 @@ def render_html(report: dict[str, Any]) -> bytes:
     active = [x for x in findings if not x.get("waived")]
     files = [f for f in (report.get("model") or {}).get("files") or [] if isinstance(f, dict)]
     rule_results = [x for x in report.get("rule_results", []) if isinstance(x, dict)]
+    prov = fmt.check_details(report, "provenance")
+    coverage = report.get("probe_coverage") if isinstance(report.get("probe_coverage"), dict) else None
     page = _env().get_template("report.html.jinja").render(
         r=report,
         verdict=verdict,
@@ -123,8 +118,9 @@ def render_html(report: dict[str, Any]) -> bytes:
         unrun=[x for x in rule_results if x.get("status") in ("not_run", "error")],
         files=files,
         total_size=sum(int(f.get("size") or 0) for f in files if isinstance(f.get("size"), int)),
-        provenance=_provenance(report),
-        coverage=report.get("probe_coverage") if isinstance(report.get("probe_coverage"), dict) else None,
+        provenance=fmt.provenance_summary(prov) if prov else None,
+        coverage=coverage,
+        coverage_rows=fmt.coverage_rows(coverage) if coverage else [],
         sections=_sections(report),
         sev_hex=fmt.SEVERITY_HEX,
         status_hex=fmt.STATUS_HEX,

@@ -48,14 +48,14 @@ class AppendixMixin:
         card = model.get("card")
         if isinstance(card, dict) and card:
             out.append(self.p("Model card metadata", s.h2))
-            out.append(self.kvtable(list(card.items())))
+            out.append(self.kv_table(list(card.items())))
         return out
 
     def appendix_policy(self) -> list:
         s = self.s
         pol = self.r.get("policy", {})
         out: list = [CondPageBreak(50 * mm), self.p("Appendix B. Policy", s.h1)]
-        out.append(self.kvtable([("Name", pol.get("name")), ("Path", pol.get("path")), ("sha256", pol.get("sha256"))], mono_keys={"sha256", "Path"}))
+        out.append(self.kv_table([("Name", pol.get("name")), ("Path", pol.get("path")), ("sha256", pol.get("sha256"))], mono_keys={"sha256", "Path"}))
         out.append(Spacer(1, 4))
         rows = [[self.t(h, s.cell_b) for h in ("Rule", "Check", "Severity", "Action", "Description / parameters")]]
         for rule in pol.get("rules") or []:
@@ -79,7 +79,7 @@ class AppendixMixin:
         waivers = [w_ for w_ in pol.get("waivers") or [] if isinstance(w_, dict)]
         out.append(self.p(f"Waivers ({len(waivers)})", s.h2))
         for w_ in waivers:
-            out.append(self.kvtable(list(w_.items())))
+            out.append(self.kv_table(list(w_.items())))
             out.append(Spacer(1, 3))
         if not waivers:
             out.append(self.p("None.", s.body))
@@ -106,11 +106,11 @@ class AppendixMixin:
             ("Finished", self.r.get("finished_at")),
             ("Command", " ".join(shell_quote(a) for a in rp.get("command") or [])),
         ]
-        out.append(self.kvtable(pairs, mono_keys={"Policy sha256", "Battery sha256", "Tool git commit", "Command"}))
+        out.append(self.kv_table(pairs, mono_keys={"Policy sha256", "Battery sha256", "Tool git commit", "Command"}))
         versions = rp.get("versions") or {}
         if versions:
             out.append(self.p("Package versions", s.h2))
-            out.append(self.kvtable([(k, v if v is not None else "(not installed)") for k, v in versions.items()]))
+            out.append(self.kv_table([(k, v if v is not None else "(not installed)") for k, v in versions.items()]))
         errors = [e for e in self.r.get("errors", []) if isinstance(e, dict)]
         if errors:
             out.append(self.p("Errors", s.h2))

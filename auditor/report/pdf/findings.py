@@ -36,7 +36,7 @@ class FindingsMixin:
             for k, v in (c.get("details") or {}).items():
                 meta.append((k, v))
             if meta:
-                out += [self.kvtable(meta), Spacer(1, 4)]
+                out += [self.kv_table(meta), Spacer(1, 4)]
             if not fs:
                 status = str(c.get("status"))
                 note = {
@@ -111,8 +111,8 @@ class FindingsMixin:
             ),
             ("Stage", ev.get("stage", "–")),
         ]
-        out: list = [self.kvtable(pairs)]
-        more = self.moretable([(k, v) for k, v in ev.items() if k not in known])
+        out: list = [self.kv_table(pairs)]
+        more = self.more_table([(k, v) for k, v in ev.items() if k not in known])
         if more is not None:
             out.append(more)
         bar = self.rate_bar(ev)
@@ -187,5 +187,5 @@ class FindingsMixin:
         first = [k for k in ("file", "location", "import", "opcode", "offset") if k in ev]
         items = [(k, ev[k]) for k in first] + [(k, v) for k, v in ev.items() if k not in first]
         if len(items) > 8:
-            return [self.moretable(items)]
-        return [self.kvtable(items, mono_keys=mono_keys)]
+            return [self.more_table(items)]
+        return [self.kv_table(items, mono_keys=mono_keys)]

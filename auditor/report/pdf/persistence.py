@@ -47,8 +47,8 @@ class PersistenceMixin:
             if (k == "curve" or k.endswith("_curve")) and isinstance(v, list):
                 v = f"{len(v)} points (plotted)" if k == "curve" else f"{len(v)} points (report.json)"
             rest.append((k, v))
-        out: list = [self.kvtable(pairs)]
-        more = self.moretable(rest)
+        out: list = [self.kv_table(pairs)]
+        more = self.more_table(rest)
         if more is not None:
             out.append(more)
         return out

@@ -34,8 +34,8 @@ class ScratchpadMixin:
                 ),
             ),
         ]
-        out: list = [self.kvtable(pairs)]
-        more = self.moretable([(k, v) for k, v in ev.items() if k not in known])
+        out: list = [self.kv_table(pairs)]
+        more = self.more_table([(k, v) for k, v in ev.items() if k not in known])
         if more is not None:
             out.append(more)
         excerpts = [e for e in ev.get("excerpts") or [] if isinstance(e, (dict, str))]

@@ -119,7 +119,7 @@ class Blocks:
     def status_badge(self, status: str) -> str:
         return self.badge(status.replace("_", " "), STATUS_COLOURS.get(status, colors.grey))
 
-    def kvtable(self, pairs: list[tuple[str, Any]], key_w: float = 42 * mm, mono_keys: Iterable[str] = ()) -> Table:
+    def kv_table(self, pairs: list[tuple[str, Any]], key_w: float = 42 * mm, mono_keys: Iterable[str] = ()) -> Table:
         mono_keys = set(mono_keys)
         rows = []
         for k, v in pairs:
@@ -132,7 +132,7 @@ class Blocks:
             rows.append([self.t(k, self.s.cell_b), cell])
         return table(rows, [key_w, FRAME_W - key_w], header=False)
 
-    def moretable(self, pairs: list[tuple[str, Any]]) -> Table | None:
+    def more_table(self, pairs: list[tuple[str, Any]]) -> Table | None:
         """Secondary evidence in two key/value columns; long values get a full-width row."""
         if not pairs:
             return None

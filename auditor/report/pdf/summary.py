@@ -7,8 +7,9 @@ from typing import Any
 from reportlab.lib.units import mm
 from reportlab.platypus import Spacer, Table, TableStyle
 
-from .fmt import SEVERITY_ORDER, VERDICT_TAGLINE, WHAT_TO_DO, compact, duration, esc, fmt_size, human_time, severity_key
-from .styles import FRAME_W, VERDICT_COLOURS, table
+from .fmt import SEVERITY_ORDER, VERDICT_TAGLINE, WHAT_TO_DO, compact, duration, esc, fmt_num, fmt_size, human_time, severity_key
+from ..fmt import check_details, coverage_rows, provenance_summary
+from .styles import FRAME_W, STATUS_COLOURS, VERDICT_COLOURS, table
 
 
 class SummaryMixin:
@@ -63,7 +64,12 @@ class SummaryMixin:
             ("Tool", f"{tool.get('name')} {tool.get('version')}" + (f" (git {tool['git_commit']})" if tool.get("git_commit") else "")),
             ("Signing key", f"{signing.get('key_fingerprint', '(unsigned)')}  [{signing.get('algorithm', '?')}]"),
         ]
-        out.append(self.kvtable(pairs, mono_keys={"Revision (commit)", "Model digest (sha256)", "Policy sha256", "Signing key"}))
+        prov = check_details(r, "provenance")
+        if prov is not None:  # right under the model identity it vouches for
+            status, line = provenance_summary(prov)
+            colour = {"verified": "pass", "not verified": "violated"}.get(status, "warn")
+            pairs.insert(4, ("Provenance", self.p(f"{self.badge(status, STATUS_COLOURS[colour])} {esc(line, limit=600)}", s.cell)))
+        out.append(self.kv_table(pairs, mono_keys={"Revision (commit)", "Model digest (sha256)", "Policy sha256", "Signing key"}))
         out.append(Spacer(1, 6))
 
         # counts
@@ -78,6 +84,9 @@ class SummaryMixin:
         rule_line = ", ".join(f"{n} {esc(k).replace('_', ' ')}" for k, n in sorted(rcounts.items()))
         out.append(self.p(f"<b>Findings:</b> {sev_line}" + (f"  ({waived} waived)" if waived else ""), s.body))
         out.append(self.p(f"<b>Policy rules:</b> {len(rr)} evaluated — {rule_line or 'none'}", s.body))
+        coverage = r.get("probe_coverage")
+        if isinstance(coverage, dict):
+            out.extend(self.coverage_table(coverage))
 
         # top findings
         out.append(self.p("Top findings", s.h2))
@@ -179,4 +188,26 @@ class SummaryMixin:
             )
         w = [36 * mm, 26 * mm, 16 * mm, 18 * mm]
         out.append(table(rows, w + [FRAME_W - sum(w)]))
+        return out
+
+    def coverage_table(self, coverage: dict) -> list:
+        """"What the audit could see": the prompt sources behind the behavioural probes, compactly."""
+        s = self.s
+        reach = "yes" if coverage.get("reachable") else "no"
+        out: list = [self.p("What the audit could see", s.h2)]
+        comp = coverage.get("competence") if isinstance(coverage.get("competence"), dict) else {}
+        head = f"<b>Behaviour probes reachable:</b> {reach}"
+        if comp:
+            head += " · competence " + ", ".join(f"{esc(k.replace('_', ' '))} {esc(fmt_num(v))}" for k, v in comp.items())
+        out.append(self.p(head, s.body))
+        reasons = [x for x in coverage.get("reasons") or [] if x]
+        if reasons:
+            out.append(self.p("; ".join(esc(x, limit=200) for x in reasons[:5]), s.small))
+        rows = [[self.t(h, s.cell_b) for h in ("Source", "Kind / purpose", "Prompts used", "Share", "Competence")]]
+        for row in coverage_rows(coverage)[:12]:
+            rows.append([self.t(row["source"], limit=80), self.t(row["kind"], limit=80), self.t(row["used"]),
+                         self.t(row["share"]), self.t(row["competence"])])
+        if len(rows) > 1:
+            w = [50 * mm, 40 * mm, 28 * mm, 18 * mm]
+            out.append(table(rows, w + [FRAME_W - sum(w)]))
         return out
