@@ -80,6 +80,7 @@ def main() -> None:
     ap.add_argument("--output", type=Path, default=OUT)
     args = ap.parse_args()
 
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         tmp_path = Path(tmp)
         pkl = tmp_path / "tiny.pkl"
