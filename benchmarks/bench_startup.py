@@ -20,32 +20,31 @@ import json
 import os
 import pickle
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).resolve().parent / "README_startup.md"
 
 
-def one(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MiB, exit code) of one fresh process running `cmd`."""
+def one(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, float, int, float]:
+    """(wall seconds, peak RSS MiB, exit code, CPU seconds) of one fresh process running `cmd`."""
     wrapper = (
         "import resource, subprocess, sys, time, json\n"
         "t = time.perf_counter()\n"
         "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
         "wall = time.perf_counter() - t\n"
-        "print(json.dumps([wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, rc]))\n"
+        "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(json.dumps([wall, ru.ru_maxrss / 1024, rc, ru.ru_utime + ru.ru_stime]))\n"
     )
     res = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, cwd=cwd, check=True)
-    wall, rss, rc = json.loads(res.stdout)
-    return wall, rss, rc
+    wall, rss, rc, cpu = json.loads(res.stdout)
+    return wall, rss, rc, cpu
 
 
 def measure(label: str, cmd: list[str], env: dict[str, str], cwd: str, n: int) -> dict:
@@ -57,6 +56,7 @@ def measure(label: str, cmd: list[str], env: dict[str, str], cwd: str, n: int) -
         "wall_median_s": statistics.median(r[0] for r in runs),
         "wall_min_s": min(r[0] for r in runs),
         "rss_median_mib": statistics.median(r[1] for r in runs),
+        "cpu_median_s": statistics.median(r[3] for r in runs),
         "exit": codes,
         "n": n,
     }
@@ -106,15 +106,19 @@ def main() -> None:
         "# Start-up cost of `auditor scan` (pre-commit hook path)",
         "",
         f"Produced by `python benchmarks/bench_startup.py -n {args.n}" + (f" --baseline {args.baseline}" if args.baseline else "")
-        + f"` on {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs (shared machine: "
-        "treat differences under ~20% as noise). Whole process, fresh each run, byte-code caches warm; "
+        + f"` on {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs, load average "
+        f"{load[0]:.1f} at the start (a shared machine: wall times grow with the load; CPU time and peak RSS much less). "
+        "Whole process, fresh each run, byte-code caches warm; "
         f"a {size}-byte pickle; median of {args.n} runs.",
         "",
-        "| command | wall median (s) | wall min (s) | peak RSS median (MiB) | exit |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| command | wall median (s) | wall min (s) | CPU median (s) | peak RSS median (MiB) | exit |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
-        lines.append(f"| {r['label']} | {r['wall_median_s']:.3f} | {r['wall_min_s']:.3f} | {r['rss_median_mib']:.0f} | {','.join(map(str, r['exit']))} |")
+        lines.append(
+            f"| {r['label']} | {r['wall_median_s']:.3f} | {r['wall_min_s']:.3f} | {r['cpu_median_s']:.3f} "
+            f"| {r['rss_median_mib']:.0f} | {','.join(map(str, r['exit']))} |"
+        )
     lines += [
         "",
         "What keeps the JSON-only scan fast (see `auditor/jsonschema_lite.py`, `auditor/report/writer.py`):",
