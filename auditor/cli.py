@@ -102,8 +102,7 @@ def _write(report: dict, output_dir: str, formats: list[str], key: str | None, c
     return write_reports(report, Path(output_dir), formats, key_path, Path(cert) if cert else None, pdf="pdf" in formats)
 
 
-def _run(request, output_dir, formats, key, cert, json_out, replay=None) -> int:
-    """Audit, write the reports, print the summary; return the exit code."""
+def _run(request, output_dir, formats, key, cert, json_out, replay=None):
     from .pipeline import run_audit
 
     report, judgement = run_audit(request)
@@ -144,7 +143,7 @@ def _run(request, output_dir, formats, key, cert, json_out, replay=None) -> int:
         if replay is not None:
             summary["replay"] = report["replay"]
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
-    return exit_code
+    sys.exit(exit_code)
 
 
 _common = [
@@ -195,7 +194,7 @@ def audit(model, revision, policy_path, output_dir, key, cert, formats, json_out
         model=model, revision=revision, policy_path=policy_path, seed=seed, device=device,
         only_checks=checks, exclude=list(exclude), argv=sys.argv, on_progress=_progress,
     )
-    sys.exit(_run(req, output_dir, _parse_formats(formats), key, cert, json_out, replay))
+    _run(req, output_dir, _parse_formats(formats), key, cert, json_out, replay)
 
 
 def _report_dir_for(output_dir: str, model: str, taken: set[str]) -> str:
@@ -231,7 +230,15 @@ def scan(models, revision, policy_path, output_dir, key, cert, formats, json_out
         out = output_dir if len(models) == 1 else _report_dir_for(output_dir, model, taken)
         if len(models) > 1:
             err.print(f"\n[bold]{model}[/]")
-        worst = max(worst, _run(req, out, _parse_formats(formats), key, cert, json_out))
+        try:
+            _run(req, out, _parse_formats(formats), key, cert, json_out)
+        except SystemExit as done:  # _run ends the process with the audit's exit code
+            worst = max(worst, done.code if isinstance(done.code, int) else 2)
+        except AuditorError as exc:  # one unreadable model must not hide the verdicts on the others
+            if len(models) == 1:
+                raise
+            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            worst = max(worst, exc.exit_code)
     sys.exit(worst)
 
 

@@ -191,9 +191,12 @@ def test_scan_exit_code_is_the_worst(tmp_path):
     evil.write_bytes(EVIL_PICKLE)
     out = tmp_path / "out"
     assert run_cli("scan", str(good), str(evil), "--format", "json", "--output-dir", str(out)).returncode == 1
+    out = tmp_path / "out2"
     missing = run_cli("scan", str(good), str(tmp_path / "nope.pkl"), str(evil), "--format", "json", "--output-dir", str(out))
     assert missing.returncode == 2, missing.stderr  # an error outranks a finding
-    assert "Traceback" not in missing.stderr
+    assert "Traceback" not in missing.stderr and "nope.pkl" in missing.stderr
+    # the files after the unreadable one were still scanned
+    assert json.loads((out / str(evil).strip("/").replace("/", "__") / REPORT_JSON).read_text())["verdict"] == "fail"
 
 
 # --------------------------------------------------------------------------- container
