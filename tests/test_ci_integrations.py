@@ -248,6 +248,13 @@ def test_json_only_scan_imports_no_heavy_library(tmp_path):
     result = json.loads(res.stdout.strip().splitlines()[-1])
     assert result == {"exit": 0, "loaded": []}, res.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.json", "report.json.dsse"]
+    # a report without a PDF still verifies: the envelope names what was written
+    from auditor.report import keys
+    from auditor.report.verify import verify
+
+    key_path, _ = keys.default_key()
+    result = verify(tmp_path / "out", key_path)
+    assert result.ok, result.reasons
 
 
 def test_schemas_are_valid_and_use_only_the_checked_formats():
