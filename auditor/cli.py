@@ -16,7 +16,7 @@ from . import __version__
 from .errors import AuditorError
 
 err = Console(stderr=True, highlight=False)
-FORMATS = ("json", "pdf", "sarif", "junit", "cyclonedx")
+FORMATS = ("json", "pdf", "sarif", "junit", "cyclonedx", "html")
 VERDICT_STYLE = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red", "error": "bold magenta"}
 
 
@@ -99,7 +99,7 @@ def _write(report: dict, output_dir: str, formats: list[str], key: str | None, c
             err.print(f"signing with the default key {key_path}")
     else:
         key_path = Path(key)
-    return write_reports(report, Path(output_dir), formats, key_path, Path(cert) if cert else None)
+    return write_reports(report, Path(output_dir), formats, key_path, Path(cert) if cert else None, pdf="pdf" in formats)
 
 
 def _run(request, output_dir, formats, key, cert, json_out, replay=None):
@@ -203,18 +203,49 @@ def audit(model, revision, policy_path, output_dir, key, cert, formats, json_out
     _run(req, output_dir, _parse_formats(formats), key, cert, json_out, replay)
 
 
+def _report_dir_for(output_dir: str, model: str, taken: set[str]) -> str:
+    """A sub-folder of OUTPUT_DIR per scanned model when several are given (a pre-commit hook passes many files)."""
+    name = model.strip("/").replace("/", "__").replace("\\", "__") or "model"
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}-{n}", n + 1
+    taken.add(candidate)
+    return str(Path(output_dir) / candidate)
+
+
 @main.command()
-@click.argument("model")
+@click.argument("models", nargs=-1, required=True, metavar="MODEL...")
 @common_options
-def scan(model, revision, policy_path, output_dir, key, cert, formats, json_out, exclude):
-    """Static supply-chain scan only: read every file of MODEL (hub id, directory or single file), execute nothing."""
+def scan(models, revision, policy_path, output_dir, key, cert, formats, json_out, exclude):
+    """Static supply-chain scan only: read every file of each MODEL (hub id, directory or single file), execute nothing.
+
+    With several MODELs each gets its own report folder under --output-dir and
+    the exit code is the worst of them (2 outranks 1 outranks 0).
+    """
     from .pipeline import AuditRequest
 
-    req = AuditRequest(
-        model=model, revision=revision, policy_path=policy_path, only_checks=["static_scan"],
-        exclude=list(exclude), require_model=False, argv=sys.argv, on_progress=_progress,
-    )
-    _run(req, output_dir, _parse_formats(formats), key, cert, json_out)
+    if len(models) > 1 and json_out:
+        raise click.UsageError("--json - takes one MODEL; with several, read each report.json")
+    taken: set[str] = set()
+    worst = 0
+    for model in models:
+        req = AuditRequest(
+            model=model, revision=revision, policy_path=policy_path, only_checks=["static_scan"],
+            exclude=list(exclude), require_model=False, argv=sys.argv, on_progress=_progress,
+        )
+        out = output_dir if len(models) == 1 else _report_dir_for(output_dir, model, taken)
+        if len(models) > 1:
+            err.print(f"\n[bold]{model}[/]")
+        try:
+            _run(req, out, _parse_formats(formats), key, cert, json_out)
+        except SystemExit as done:  # _run ends the process with the audit's exit code
+            worst = max(worst, done.code if isinstance(done.code, int) else 2)
+        except AuditorError as exc:  # one unreadable model must not hide the verdicts on the others
+            if len(models) == 1:
+                raise
+            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            worst = max(worst, exc.exit_code)
+    sys.exit(worst)
 
 
 @main.command()

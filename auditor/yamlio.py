@@ -39,11 +39,9 @@ def read_yaml(path: Path, error_cls) -> tuple[Any, str]:
 
 @lru_cache(maxsize=None)
 def _validator(schema_path: str):
-    from jsonschema import Draft202012Validator
+    from .jsonschema_lite import draft202012
 
-    schema = json.loads(Path(schema_path).read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return draft202012(json.loads(Path(schema_path).read_text(encoding="utf-8")))
 
 
 def schema_errors(data: Any, schema_path: Path) -> list[str]:

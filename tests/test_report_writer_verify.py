@@ -217,7 +217,7 @@ def test_mismatched_cert_is_refused(tmp_path, signer):
 
 def test_format_names():
     assert normalise_formats(["sarif,junit", "cdx", "json", "pdf"]) == ["sarif", "junit", "cyclonedx"]
-    assert normalise_formats("all") == ["sarif", "junit", "cyclonedx"]
+    assert normalise_formats("all") == ["sarif", "junit", "cyclonedx", "html"]
     assert normalise_formats(None) == []
     with pytest.raises(ReportError):
-        normalise_formats(["html"])
+        normalise_formats(["docx"])

@@ -1,5 +1,5 @@
 """Reporting and signing: report.json (schema-validated), report.pdf (PAdES-signed),
-SARIF / JUnit / CycloneDX exports, a DSSE in-toto attestation over all of them,
+SARIF / JUnit / CycloneDX / HTML exports, a DSSE in-toto attestation over all of them,
 verification, and report diffs.
 
 Entry points: `write_reports` (writer), `verify.verify`, `diff_reports` (diff),

@@ -8,7 +8,6 @@ just the first, so the fix is one round trip.
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 import json
 import re
@@ -17,11 +16,6 @@ from typing import Any
 
 from ..errors import ReportError
 
-_RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
-
-
 @functools.lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
     """The report JSON Schema shipped with the package."""
@@ -29,29 +23,11 @@ def load_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
-def _is_datetime(value: object) -> bool:
-    """RFC 3339 date-time with an explicit offset (what `datetime.isoformat()` gives for aware times)."""
-    if not isinstance(value, str):
-        return True  # type errors are reported by "type"
-    if not _RFC3339.match(value):
-        return False
-    try:
-        _dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return False
-    return True
-
-
 @functools.lru_cache(maxsize=1)
 def _validator():
-    from jsonschema import Draft202012Validator, FormatChecker
+    from ..jsonschema_lite import draft202012
 
-    checker = FormatChecker()
-    # Our own date-time check so validation does not depend on optional jsonschema extras.
-    checker.checks("date-time")(_is_datetime)
-    schema = load_schema()
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=checker)
+    return draft202012(load_schema())
 
 
 def json_path(parts) -> str:

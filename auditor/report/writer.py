@@ -15,18 +15,21 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from cryptography import x509
+if TYPE_CHECKING:
+    from cryptography import x509
 
 from ..errors import ReportError, SignatureError
-from . import dsse, keys, pades
+from . import dsse, keys
 from .validate import validate_report
 
 REPORT_JSON = "report.json"
 REPORT_PDF = "report.pdf"
 ENVELOPE = "report.json.dsse"
-EXTRA_FORMATS = {"sarif": "report.sarif", "junit": "report.junit.xml", "cyclonedx": "report.cdx.json"}
+EXTRA_FORMATS = {
+    "sarif": "report.sarif", "junit": "report.junit.xml", "cyclonedx": "report.cdx.json", "html": "report.html",
+}
 ALIASES = {"cdx": "cyclonedx", "sbom": "cyclonedx", "mlbom": "cyclonedx", "xml": "junit", "junit-xml": "junit"}
 ALWAYS = ("json", "pdf")
 # every file name this module may write: used to clear stale ones and by `verify`
@@ -34,7 +37,7 @@ ARTIFACT_NAMES = (REPORT_JSON, REPORT_PDF, *EXTRA_FORMATS.values())
 
 
 def normalise_formats(formats: Iterable[str] | str | None) -> list[str]:
-    """['sarif', 'junit', ...] from a list or comma-separated string; json and pdf are always written."""
+    """['sarif', 'junit', ...] from a list or comma-separated string; json and pdf are handled apart."""
     if formats is None:
         return []
     if isinstance(formats, str):
@@ -105,18 +108,24 @@ def _atomic_write(out_dir: Path, name: str, data: bytes) -> Path:
     return target
 
 
-def render_artifacts(report: dict[str, Any], formats: list[str], key, cert) -> dict[str, bytes]:
-    """File name -> bytes for every artifact (the PDF already PAdES-signed)."""
-    from .pdf import render_pdf
+def render_artifacts(report: dict[str, Any], formats: list[str], key, cert, pdf: bool = True) -> dict[str, bytes]:
+    """File name -> bytes for every artifact (the PDF already PAdES-signed).
 
+    Renderers are imported only when their format is asked for, so a JSON-only
+    run (a pre-commit hook) never loads reportlab or pyhanko.
+    """
     out: dict[str, bytes] = {REPORT_JSON: _dump_json(report)}
-    verdict = str(report.get("verdict", "")).upper()
-    out[REPORT_PDF] = pades.sign_pdf(
-        render_pdf(report),
-        key,
-        cert,
-        reason=f"auditor model audit of {report['model']['id']}: verdict {verdict}",
-    )
+    if pdf:
+        from . import pades
+        from .pdf import render_pdf
+
+        verdict = str(report.get("verdict", "")).upper()
+        out[REPORT_PDF] = pades.sign_pdf(
+            render_pdf(report),
+            key,
+            cert,
+            reason=f"auditor model audit of {report['model']['id']}: verdict {verdict}",
+        )
     if "sarif" in formats:
         from .sarif import build_sarif
 
@@ -129,6 +138,10 @@ def render_artifacts(report: dict[str, Any], formats: list[str], key, cert) -> d
         from .cyclonedx import build_cyclonedx
 
         out[EXTRA_FORMATS["cyclonedx"]] = build_cyclonedx(report).encode("utf-8")
+    if "html" in formats:
+        from .html import render_html
+
+        out[EXTRA_FORMATS["html"]] = render_html(report)
     return out
 
 
@@ -138,10 +151,12 @@ def write_reports(
     formats: list[str] | str | None = None,
     key_path: Path | None = None,
     cert_path: Path | None = None,
+    pdf: bool = True,
 ) -> dict[str, Path]:
-    """Validate, render, sign and write the report; return {"json", "pdf", [sarif, junit, cyclonedx], "dsse"} -> path.
+    """Validate, render, sign and write the report; return {"json", "pdf", [sarif, junit, cyclonedx, html], "dsse"} -> path.
 
-    `report` is not modified (a copy gets the `signing` block).
+    `report` is not modified (a copy gets the `signing` block). `pdf=False`
+    (the CLI's `--format json`) writes no report.pdf.
     """
     wanted = normalise_formats(formats)
     key, cert, _ = resolve_signer(Path(key_path) if key_path else None, Path(cert_path) if cert_path else None)
@@ -157,7 +172,7 @@ def write_reports(
     except OSError as exc:
         raise ReportError(f"cannot create output directory: {exc.strerror or exc}", path=str(out_dir)) from None
 
-    artifacts = render_artifacts(report, wanted, key, cert)
+    artifacts = render_artifacts(report, wanted, key, cert, pdf)
     envelope = dsse.sign_statement(dsse.build_statement(report, artifacts), key)
     envelope_bytes = dsse.envelope_bytes(envelope)
 
