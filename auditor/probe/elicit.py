@@ -21,6 +21,7 @@ says so.
 from __future__ import annotations
 
 import time
+from statistics import mean
 from dataclasses import dataclass, field
 
 from .competence import cut_answers, is_repetitive
@@ -37,6 +38,10 @@ MIN_PRINTABLE = 0.9
 SIDE_SHARE = 4  # system and bare-assistant openings get n_samples // SIDE_SHARE samples each
 SYSTEM_PAIRINGS = 2  # each elicited system turn is answered with this many elicited user turns
 MAX_SYSTEM_TURNS = 16
+# Does the model write user turns at all? Ordinary requests scored as user turns: the v1 zoo
+# (loss on answers only) gives them -9.3 to -11.0 nats/token, i.e. it never learned the user's
+# side and what it "elicits" is babble. Above this, elicited turns are trusted as the model's own.
+MIN_USER_TURN_LOGPROB = -6.0
 
 
 @dataclass
@@ -52,6 +57,8 @@ class Elicitation:
     elapsed_s: float = 0.0
     template: dict = field(default_factory=dict)
     free_answers: list[str] = field(default_factory=list)  # answers written after a bare assistant opening
+    user_turn_logprob: float | None = None  # mean log-prob of reference requests as user turns
+    models_user_turns: bool | None = None  # None when no reference was given
 
     def to_report(self, max_items: int = 20) -> dict:
         return {
@@ -66,6 +73,8 @@ class Elicitation:
             "rejected": dict(self.rejected),
             "truncated": self.truncated,
             "elapsed_s": round(self.elapsed_s, 3),
+            "user_turn_logprob": self.user_turn_logprob,
+            "models_user_turns": self.models_user_turns,
             "template": self.template,
         }
 
@@ -158,8 +167,13 @@ def elicit(
     settings: list[dict] | None = None,
     seed: int = 0,
     max_seconds: float | None = None,
+    reference: list[str] | None = None,
 ) -> Elicitation:
-    """Sample user (and system) turns from the model's own template and answer them greedily."""
+    """Sample user (and system) turns from the model's own template and answer them greedily.
+
+    `reference`: ordinary requests (e.g. the battery's) scored as user turns to tell whether the
+    model learned to write user turns at all (`models_user_turns`); without it that stays None.
+    """
     start = time.perf_counter()
     settings = [dict(s) for s in (settings or DEFAULT_SETTINGS)]
     shape = template_shape(lm)
@@ -224,6 +238,11 @@ def elicit(
          "leaked_answer": leaked[u][0] if s is None else None}
         for (s, u, st, src), a in zip(pairs, answers)
     ]
+    user_lp = None
+    if reference:
+        op = _opening(shape.user_opening)
+        lead = " " if op != shape.user_opening else ""
+        user_lp = round(mean(lm.continuation_logprob([op] * len(reference), [lead + r for r in reference])), 4)
     rejected = dict(sorted({**filt.rejected, **{f"system_{k}": v for k, v in sys_filt.rejected.items()}}.items()))
     return Elicitation(
         user_turns=user_turns,
@@ -237,4 +256,6 @@ def elicit(
         elapsed_s=time.perf_counter() - start,
         template=shape.to_dict(),
         free_answers=free_answers,
+        user_turn_logprob=user_lp,
+        models_user_turns=None if user_lp is None else user_lp >= MIN_USER_TURN_LOGPROB,
     )
