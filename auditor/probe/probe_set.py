@@ -58,6 +58,7 @@ class ProbeSet:
     elicitation: Elicitation | None = None
     settings: dict = field(default_factory=dict)
     provenance: dict[str, str] = field(default_factory=dict)  # prompt -> source name
+    answers: dict[str, str] = field(default_factory=dict)  # prompt -> the model's greedy answer (competence run)
 
     def to_report(self) -> dict:
         return {
@@ -186,6 +187,7 @@ def build_probe_set(
 
     splits: dict[str, PromptSplit] = {}
     provenance: dict[str, str] = {}
+    answers: dict[str, str] = {}
     source_rows: dict[str, list[dict]] = {s.name: [] for s in sources}
     used: dict[str, int] = {s.name: 0 for s in sources}
     comp_report: dict[str, Any] = {}
@@ -231,6 +233,8 @@ def build_probe_set(
         for p, s in chosen:
             provenance[p] = s.name
             used[s.name] += 1
+            if p in scores:
+                answers[p] = scores[p]["answer"]
         if purpose != "refusal":
             kept_rows = [scores[p] for p, _ in chosen]
             comp_report[purpose]["used"] = _summary(kept_rows, cfg["min_competence"])
@@ -256,4 +260,4 @@ def build_probe_set(
         })
     return ProbeSet(splits=splits, sources=source_report, competence=comp_report, reachable=not reasons,
                     reasons=reasons, notes=reasons_info, elicitation=elicitation, settings={**cfg, "seed": seed, "system_prompt": system},
-                    provenance=provenance)
+                    provenance=provenance, answers=answers)
