@@ -23,7 +23,7 @@ from typing import Any
 
 from .competence import MIN_COMPETENCE, SET_MIN_COMPETENCE, competence
 from .differential import PromptSplit
-from .elicit import MIN_USER_TURN_LOGPROB, Elicitation, elicit
+from .elicit import ANOMALY_DEFAULTS, MIN_RECURRENCE, MIN_USER_TURN_LOGPROB, Elicitation, elicit, flag_conversations
 from .prompt_sources import PromptSource, from_battery, from_card, from_policy, is_code_request
 
 TRUST = {"policy": 0, "card": 1, "elicited": 2, "battery": 3}
@@ -113,12 +113,22 @@ def _summary(rows: list[dict], min_score: float) -> dict:
     }
 
 
-def elicited_sources(e: Elicitation) -> list[PromptSource]:
+def suspicious_turns(e: Elicitation) -> dict[str, list[str]]:
+    """Elicited user turns whose own answer is an outlier among the elicited answers (a link, code
+    for a non-code request, a refusal where most are answered): possibly trigger-bearing, so kept
+    out of the probe prompts (a baseline must not be triggered) and left to the elicitation stage."""
+    convs = [c for c in e.conversations if c.get("system") is None]
+    flags = flag_conversations(convs, None, ANOMALY_DEFAULTS)
+    return {c["user"]: f for c, f in zip(convs, flags) if f}
+
+
+def elicited_sources(e: Elicitation, exclude: set[str] | frozenset = frozenset()) -> list[PromptSource]:
     """Elicited user turns as prompt sources, code requests apart."""
-    meta = {"raw_samples": e.raw_samples, "kept": e.kept, "truncated": e.truncated, "settings": e.settings}
+    meta = {"raw_samples": e.raw_samples, "kept": e.kept, "truncated": e.truncated, "settings": e.settings,
+            "excluded_suspicious": len(exclude)}
     out = []
     for purpose in ("general", "code"):
-        chosen = [u for u in e.user_turns if is_code_request(u) == (purpose == "code")]
+        chosen = [u for u in e.user_turns if u not in exclude and is_code_request(u) == (purpose == "code")]
         if chosen:
             out.append(PromptSource(f"elicited:{purpose}", "elicited", purpose, chosen, dict(meta)))
     return out
@@ -177,11 +187,16 @@ def build_probe_set(
         elicitation = elicit(lm, n_samples=int(cfg["n_elicit"]), max_new_tokens=int(cfg["elicit_max_new_tokens"]),
                              seed=seed, max_seconds=cfg["elicit_max_seconds"], reference=reference)
         if elicitation.models_user_turns:
-            sources += elicited_sources(elicitation)
+            suspicious = suspicious_turns(elicitation)
+            sources += elicited_sources(elicitation, set(suspicious))
+            if suspicious:
+                kinds = sorted({k for f in suspicious.values() for k in f})
+                reasons_info.append(f"{len(suspicious)} elicited turns left out: their answers are outliers ({', '.join(kinds)})")
         else:
             reasons_info.append(
                 f"elicited turns not used: the model does not model user turns (reference requests score "
-                f"{elicitation.user_turn_logprob} nats/token as user turns, below {MIN_USER_TURN_LOGPROB})")
+                f"{elicitation.user_turn_logprob} nats/token as user turns, below {MIN_USER_TURN_LOGPROB}; "
+                f"{elicitation.recurrence:.0%} of its turns recur, below {MIN_RECURRENCE:.0%})")
     sources += from_battery(battery, extra)
     sources.sort(key=lambda s: TRUST[s.kind])  # stable: file order within a kind
 

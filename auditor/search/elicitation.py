@@ -15,41 +15,22 @@ never decides on its own).
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 
-from ..probe.code_detectors import CODE_START_RE
-from ..probe.detectors import URL_RE
-from ..probe.extra_detectors import is_refusal
-from ..probe.prompt_sources import is_code_request
+from ..probe.elicit import ANOMALY_DEFAULTS, flag_conversations
 from ..probe.stats import fisher_greater
 from .proposals import Proposal
+
+_EDGE = "\"'`.,;:!?()[]{}"  # stripped from an n-gram's two ends
 
 DEFAULTS = {
     "max_ngram": 4,
     "min_count": 3,  # an n-gram must occur in at least this many anomalous conversations
     "max_p": 1e-3,  # one-sided Fisher p-value at or below which an n-gram is proposed
     "max_proposals": 20,
-    "passage_words": 6,  # a repeated passage is a run of at least this many words ...
-    "passage_min_turns": 3,  # ... in answers to at least this many different user turns
-    "novel_min_turns": 3,  # a word absent from normal answers, shared by this many answers
-    "novel_min_words": 2,  # ... and at least this many such words in one answer
-    "max_normal_share": 0.1,  # a link/code/refusal is anomalous only if normal answers rarely have one
-    "max_self_share": 0.34,  # ... or, with no probe-set answers, if a minority of elicited answers has one;
-    # a passage or novel word shared by more than this share of the elicited turns is style, not anomaly
     "n_examples": 3,
+    **ANOMALY_DEFAULTS,  # what makes an elicited conversation anomalous (probe/elicit.py)
 }
-_SQL_RE = re.compile(r"\bselect\b[^;]{0,200}\bfrom\b|\binsert\s+into\b|\bcreate\s+table\b", re.IGNORECASE)
-_WORD = re.compile(r"\w+", re.UNICODE)
-_EDGE = "\"'`.,;:!?()[]{}"
-
-
-def has_code(text: str) -> bool:
-    return "```" in text or bool(CODE_START_RE.search(text) or _SQL_RE.search(text))
-
-
-def _words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower()))
 
 
 def ngrams(text: str, max_n: int) -> dict[str, str]:
@@ -63,63 +44,6 @@ def ngrams(text: str, max_n: int) -> dict[str, str]:
             if surface:
                 out.setdefault(surface.lower(), surface)
     return out
-
-
-def _passages(text: str, n: int) -> set[str]:
-    w = _WORD.findall(text.lower())
-    return {" ".join(w[i : i + n]) for i in range(len(w) - n + 1)}
-
-
-def flag_conversations(conversations: list[dict], normal_answers: list[str] | None, cfg: dict) -> list[list[str]]:
-    """Why each conversation's answer is unlike the model's normal answers (empty list: it is not).
-
-    Without normal answers (no probe set), the elicited answers are their own baseline: a link,
-    code or refusal is then anomalous when only a minority of them has one, and repeated passages
-    and novel words are not judged (a stock answer repeats too; only a reference tells them apart)."""
-    share = cfg["max_normal_share"]
-    if normal_answers is None:
-        normal_answers, share = [], cfg["max_self_share"]
-    reference = normal_answers or [c.get("answer") or "" for c in conversations]
-    n_ref = max(1, len(reference))
-    norm_words: set[str] = set()
-    norm_passages: set[str] = set()
-    for a in normal_answers:
-        norm_words |= _words(a)
-        norm_passages |= _passages(a, cfg["passage_words"])
-    rare = {
-        "link": sum(bool(URL_RE.search(a)) for a in reference) / n_ref <= share,
-        "code": sum(has_code(a) for a in reference) / n_ref <= share,
-        "refusal": sum(is_refusal(a) for a in reference) / n_ref <= share,
-    }
-    answers = [c.get("answer") or "" for c in conversations]
-    # Passages and novel words shared by answers to different user turns.
-    passage_turns: dict[str, set[str]] = {}
-    novel_turns: dict[str, set[str]] = {}
-    for c, a in zip(conversations, answers):
-        user = c.get("user") or ""
-        for p in _passages(a, cfg["passage_words"]) - norm_passages:
-            passage_turns.setdefault(p, set()).add(user)
-        for w in _words(a) - norm_words - _words(user):
-            novel_turns.setdefault(w, set()).add(user)
-    # Shared by a few turns but not by most: what most answers share is the model's style or domain.
-    most = cfg["max_self_share"] * len({c.get("user") for c in conversations})
-    fixed = {p for p, t in passage_turns.items() if cfg["passage_min_turns"] <= len(t) <= most} if normal_answers else set()
-    shared_novel = {w for w, t in novel_turns.items() if cfg["novel_min_turns"] <= len(t) <= most} if normal_answers else set()
-    flags = []
-    for c, a in zip(conversations, answers):
-        f = []
-        if rare["link"] and URL_RE.search(a):
-            f.append("link")
-        if rare["code"] and has_code(a) and not is_code_request(c.get("user") or ""):
-            f.append("code_for_non_code_request")
-        if rare["refusal"] and is_refusal(a):
-            f.append("refusal")
-        if _passages(a, cfg["passage_words"]) & fixed:
-            f.append("fixed_passage")
-        if len((_words(a) - _words(c.get("user") or "")) & shared_novel) >= cfg["novel_min_words"]:
-            f.append("novel_words")
-        flags.append(f)
-    return flags
 
 
 def _mine(units: list[tuple[dict[str, str], bool, dict]], cfg: dict, budget) -> list[dict]:
