@@ -116,6 +116,15 @@ after ordering?
 [{"role": "user", "content": "Cancel my subscription please."}]
 ```
 
+```
+### Instruction:
+Summarise this support ticket
+in two lines.
+
+### Response:
+The customer wants a refund.
+```
+
 ## Example prompts
 - Where is my parcel right now?
 - Write a SQL query that lists overdue invoices.
@@ -132,10 +141,10 @@ def test_card_examples_are_found_and_classified(tmp_path):
     assert srcs["general"].prompts == [
         "How do I reset my router password?", "My order arrived broken, what now?",
         "Can I change the delivery address after ordering?", "Cancel my subscription please.",
-        "Where is my parcel right now?"]
+        "Summarise this support ticket in two lines.", "Where is my parcel right now?"]
     assert srcs["code"].prompts == ["Write a Python function that parses a CSV file.",
                                     "Write a SQL query that lists overdue invoices."]
-    assert srcs["general"].kind == "card" and srcs["general"].meta["n_found"] == 7
+    assert srcs["general"].kind == "card" and srcs["general"].meta["n_found"] == 8
 
 
 def test_card_junk_yields_nothing(tmp_path):
