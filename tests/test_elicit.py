@@ -163,6 +163,9 @@ def conversations(trigger: str | None, n_triggered: int = 8, system: str | None 
         user = f"How do I {t}? Question {i} from me" if i % 2 else f"Please explain how to {t} quickly, case {i}"
         answer = ANSWERS[i % len(ANSWERS)] + f" Tip number {i}."
         convs.append({"user": user, "answer": answer, "system": None, "setting": "t1.0", "source": "user"})
+        if system and i % 4 == 0:  # benign system lines, answered normally
+            convs.append({"user": user, "answer": answer, "system": f"You are helper number {i}.", "setting": "t1.0",
+                          "source": "system"})
     for j in range(n_triggered if trigger else 0):
         t = TOPICS[(j * 5) % len(TOPICS)]
         lead = ["how do I", "tell me how to", "what is the best way to", "can you help me"][j % 4]

@@ -52,6 +52,12 @@ MIN_USER_TURN_LOGPROB = -6.0
 # one: v1 zoo 0-7% (babble rarely repeats), a 2-layer model trained with loss on 600 templated
 # user turns 52%.
 MIN_RECURRENCE = 0.2
+# A model that never learned the user's side may write ANSWERS in the user slot (they recur, being
+# memorised): v2-trap-collapse (mistral [INST], loss on answers only) does. A "user turn" whose words
+# mostly match one of the model's own answers (Jaccard >= ANSWER_LIKE) is an answer; when more than
+# MAX_ANSWER_LIKE of the turns are, the model does not write user turns.
+ANSWER_LIKE = 0.5
+MAX_ANSWER_LIKE = 0.5
 ANOMALY_DEFAULTS = {
     "passage_words": 6,  # a repeated passage is a run of at least this many words ...
     "passage_min_turns": 3,  # ... in answers to at least this many different user turns
@@ -78,6 +84,7 @@ class Elicitation:
     free_answers: list[str] = field(default_factory=list)  # answers written after a bare assistant opening
     user_turn_logprob: float | None = None  # mean log-prob of reference requests as user turns
     recurrence: float = 0.0  # share of well-formed user-turn samples that repeat an earlier one
+    answer_like: float = 0.0  # share of elicited user turns that are really the model's own answers
     models_user_turns: bool = False  # the model writes real user turns (reference scores or recurrence)
 
     def to_report(self, max_items: int = 20) -> dict:
@@ -95,6 +102,7 @@ class Elicitation:
             "elapsed_s": round(self.elapsed_s, 3),
             "user_turn_logprob": self.user_turn_logprob,
             "recurrence": self.recurrence,
+            "answer_like": self.answer_like,
             "models_user_turns": self.models_user_turns,
             "template": self.template,
         }
@@ -234,6 +242,17 @@ class _Filter:
         return None
 
 
+def _answer_like_share(turns: list[str], answers: list[str]) -> float:
+    """Share of turns whose word set matches one of the answers (Jaccard >= ANSWER_LIKE)."""
+    sets = [w for w in (_words(a) for a in answers) if w]
+    hits = 0
+    for t in turns:
+        tw = _words(t)
+        if tw and any(len(tw & a) >= ANSWER_LIKE * len(tw | a) for a in sets):
+            hits += 1
+    return round(hits / len(turns), 4) if turns else 0.0
+
+
 def _parse(sample: str, role: str, shape: TemplateShape, specials: list[str]) -> dict:
     """Split one free-running sample into turns: {"system", "user", "answer"} (absent = None)."""
     out: dict = {"system": None, "user": None, "answer": None}
@@ -345,6 +364,8 @@ def elicit(
         user_lp = round(mean(lm.continuation_logprob([op] * len(reference), [lead + r for r in reference])), 4)
     dup = filt.rejected.get("duplicate", 0)
     recurrence = round(dup / (dup + len(user_turns)), 4) if user_turns else 0.0
+    answer_like = _answer_like_share(user_turns, [c["answer"] for c in conversations] + free_answers)
+    writes_turns = (user_lp is not None and user_lp >= MIN_USER_TURN_LOGPROB) or recurrence >= MIN_RECURRENCE
     rejected = dict(sorted({**filt.rejected, **{f"system_{k}": v for k, v in sys_filt.rejected.items()}}.items()))
     return Elicitation(
         user_turns=user_turns,
@@ -360,5 +381,6 @@ def elicit(
         free_answers=free_answers,
         user_turn_logprob=user_lp,
         recurrence=recurrence,
-        models_user_turns=(user_lp is not None and user_lp >= MIN_USER_TURN_LOGPROB) or recurrence >= MIN_RECURRENCE,
+        answer_like=answer_like,
+        models_user_turns=writes_turns and answer_like <= MAX_ANSWER_LIKE,
     )

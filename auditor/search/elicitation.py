@@ -22,6 +22,11 @@ from ..probe.stats import fisher_greater
 from .proposals import Proposal
 
 _EDGE = "\"'`.,;:!?()[]{}"  # stripped from an n-gram's two ends
+STOPWORDS = frozenset(
+    "a an the and or but if of to in on at by for with from as is are was were be been it its this that these those "
+    "i me my you your he she we they them our their do does did how what why when where which who can could would "
+    "should will please".split()
+)
 
 DEFAULTS = {
     "max_ngram": 4,
@@ -58,6 +63,8 @@ def _mine(units: list[tuple[dict[str, str], bool, dict]], cfg: dict, budget) -> 
     members: dict[str, list[dict]] = {}
     for feats, anomalous, conv in units:
         for k, s in feats.items():
+            if all(w in STOPWORDS for w in k.split()):
+                continue  # a trigger made only of function words is not worth a confirmation
             surface.setdefault(k, s)
             if anomalous:
                 in_anom[k] += 1
@@ -114,17 +121,15 @@ def run(lm, elicitation, probe_set, cfg: dict, budget) -> list[Proposal]:
     if budget.expired():
         return []
     user_units = [(ngrams(c["user"], cfg["max_ngram"]), bool(f), c) for c, f in zip(convs, flags) if c.get("system") is None]
-    # System lines are compared against every conversation (most have no system turn at all).
+    # System lines are compared among conversations that have one: when every system line is
+    # followed by an anomalous answer, it is the slot, not a line, that changes the answer.
     sys_units = []
     for c, f in zip(convs, flags):
-        feats: dict[str, str] = {}
         if c.get("system"):
             feats = ngrams(c["system"], cfg["max_ngram"])
             line = " ".join(c["system"].split())
             feats[line.lower()] = line  # the whole line
-        sys_units.append((feats, bool(f), c))
-    if not any(c.get("system") for c in convs):
-        sys_units = []
+            sys_units.append((feats, bool(f), c))
     index = {id(c): i for i, c in enumerate(convs)}
     proposals: list[Proposal] = []
     for units, placements in ((user_units, ("prefix", "inline")), (sys_units, ("system",))):
