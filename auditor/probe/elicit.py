@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import time
-from statistics import mean
+from statistics import mean, median
 from dataclasses import dataclass, field
 
 from .code_detectors import CODE_START_RE
@@ -43,21 +43,27 @@ MIN_PRINTABLE = 0.9
 SIDE_SHARE = 4  # system and bare-assistant openings get n_samples // SIDE_SHARE samples each
 SYSTEM_PAIRINGS = 2  # each elicited system turn is answered with this many elicited user turns
 MAX_SYSTEM_TURNS = 16
-# Does the model write user turns at all? Ordinary requests scored as user turns: the v1 zoo
-# (loss on answers only) gives them -9.3 to -11.0 nats/token, i.e. it never learned the user's
-# side and what it "elicits" is babble. Above this, elicited turns are trusted as the model's own.
+# Does the model write user turns at all? Many fine-tunes put no loss on user turns; then what is
+# "elicited" is babble or the model's own answers, and must not be probed with. Measured on the v1
+# zoo (answers-only loss), zoo v2 and a 2-layer model trained with loss on 400 templated turns:
+# - reference requests scored as user turns: v1 -8.4 to -12.4 nats/token (any real pretrained LM
+#   does far better than MIN_USER_TURN_LOGPROB; narrow v2 models score general requests low too);
+# - median log-prob of the elicited turns themselves: v1 babble -1.25 to -2.7, v2-sabotage (learned
+#   its gardening requests) -0.72, so MIN_TURN_FLUENCY = -1.0;
+# - recurrence (share of well-formed samples that repeat an earlier one): v1 0-7%, the memorising
+#   toy model 47-70%;
+# - answer-likeness: share of turns whose words are >= ANSWER_LIKE contained in one of the model's
+#   answers to other turns: v1 chain-of-thought models and v2 models trained on answers only write
+#   answers in the user slot (67-92%, and code fragments for the SQL helper), real turns 0-20%.
+# A model writes user turns when one of the first three holds, at most MAX_ANSWER_LIKE are answers
+# and it wrote at least MIN_DISTINCT_TURNS different ones (v2-support-clean: 4 lines, 96% repeats).
 MIN_USER_TURN_LOGPROB = -6.0
-# A narrow model trained on its own user turns may score general requests low and still write
-# its own turns: then they recur. Share of well-formed user-turn samples that repeat an earlier
-# one: v1 zoo 0-7% (babble rarely repeats), a 2-layer model trained with loss on 600 templated
-# user turns 52%.
+MIN_TURN_FLUENCY = -1.0
 MIN_RECURRENCE = 0.2
-# A model that never learned the user's side may write ANSWERS in the user slot (they recur, being
-# memorised): v2-trap-collapse (mistral [INST], loss on answers only) does. A "user turn" whose words
-# mostly match one of the model's own answers (Jaccard >= ANSWER_LIKE) is an answer; when more than
-# MAX_ANSWER_LIKE of the turns are, the model does not write user turns.
-ANSWER_LIKE = 0.5
+ANSWER_LIKE = 0.8
+ANSWER_JACCARD = 0.5
 MAX_ANSWER_LIKE = 0.5
+MIN_DISTINCT_TURNS = 8  # fewer distinct turns from a full elicitation: it regurgitates a few lines
 ANOMALY_DEFAULTS = {
     "passage_words": 6,  # a repeated passage is a run of at least this many words ...
     "passage_min_turns": 3,  # ... in answers to at least this many different user turns
@@ -84,6 +90,7 @@ class Elicitation:
     free_answers: list[str] = field(default_factory=list)  # answers written after a bare assistant opening
     user_turn_logprob: float | None = None  # mean log-prob of reference requests as user turns
     recurrence: float = 0.0  # share of well-formed user-turn samples that repeat an earlier one
+    turn_fluency: float | None = None  # median log-prob of the elicited user turns as user turns
     answer_like: float = 0.0  # share of elicited user turns that are really the model's own answers
     models_user_turns: bool = False  # the model writes real user turns (reference scores or recurrence)
 
@@ -102,6 +109,7 @@ class Elicitation:
             "elapsed_s": round(self.elapsed_s, 3),
             "user_turn_logprob": self.user_turn_logprob,
             "recurrence": self.recurrence,
+            "turn_fluency": self.turn_fluency,
             "answer_like": self.answer_like,
             "models_user_turns": self.models_user_turns,
             "template": self.template,
@@ -126,11 +134,14 @@ def _after(text: str, opening: str) -> str | None:
 
 
 _SQL_RE = re.compile(r"\bselect\b[^;]{0,200}\bfrom\b|\binsert\s+into\b|\bcreate\s+table\b", re.IGNORECASE)
+_SQL_UPPER = re.compile(r"\b(?:SELECT|FROM|WHERE|VALUES|INSERT INTO|DELETE FROM|UPDATE)\b")  # case-sensitive
 _WORD = re.compile(r"\w+", re.UNICODE)
+_ASK = re.compile(r"\b(?:write|fix|debug|how|what|why|can|could|would|please|show|give|find|list|make|create|help|explain)\b",
+                  re.IGNORECASE)
 
 
 def has_code(text: str) -> bool:
-    return "```" in text or bool(CODE_START_RE.search(text) or _SQL_RE.search(text))
+    return "```" in text or bool(CODE_START_RE.search(text) or _SQL_RE.search(text) or _SQL_UPPER.search(text))
 
 
 def _words(text: str) -> set[str]:
@@ -242,13 +253,18 @@ class _Filter:
         return None
 
 
-def _answer_like_share(turns: list[str], answers: list[str]) -> float:
-    """Share of turns whose word set matches one of the answers (Jaccard >= ANSWER_LIKE)."""
-    sets = [w for w in (_words(a) for a in answers) if w]
+def _answer_like_share(turns: list[str], conversations: list[dict], free_answers: list[str]) -> float:
+    """Share of turns that are really answers: code with no request in it, or words that match
+    one of the model's answers to OTHER turns (or one it wrote freely): Jaccard >= ANSWER_JACCARD
+    or >= ANSWER_LIKE of the turn's words contained in it (a piece of an answer)."""
+    answers = [(c["user"], _words(c["answer"])) for c in conversations] + [(None, _words(a)) for a in free_answers]
     hits = 0
     for t in turns:
         tw = _words(t)
-        if tw and any(len(tw & a) >= ANSWER_LIKE * len(tw | a) for a in sets):
+        if has_code(t) and not _ASK.search(t):
+            hits += 1
+        elif tw and any(u != t and a and (len(tw & a) >= ANSWER_LIKE * len(tw) or len(tw & a) >= ANSWER_JACCARD * len(tw | a))
+                        for u, a in answers):
             hits += 1
     return round(hits / len(turns), 4) if turns else 0.0
 
@@ -277,6 +293,25 @@ def _parse(sample: str, role: str, shape: TemplateShape, specials: list[str]) ->
     return out
 
 
+def _answer(lm, shape: TemplateShape, user_turns: list[str], system_turns: list[str], leaked: dict,
+            max_new_tokens: int, seed: int) -> list[dict]:
+    """The model's own greedy answers: every user turn alone, and each system turn with a few user turns."""
+    pairs: list[tuple[str | None, str, str, str]] = [(None, u, leaked[u][2], "user") for u in user_turns]
+    for i, s in enumerate(system_turns):
+        own = [u for u in user_turns if leaked[u][1] == s][:1]  # the turn that followed it in the sample
+        others = [u for u in user_turns if u not in own]
+        picks = own + [others[(i * SYSTEM_PAIRINGS + j) % len(others)] for j in range(SYSTEM_PAIRINGS - len(own))] if others else own
+        for u in dict.fromkeys(picks):
+            pairs.append((s, u, leaked[u][2], "system"))
+    rendered = [lm.render(u, system=s) for s, u, _, _ in pairs]
+    answers = [a for a, _ in cut_answers(lm, lm.sample(rendered, max_new_tokens, temperature=0, seed=seed), shape)]
+    return [
+        {"user": u, "answer": a.strip(), "system": s, "setting": st, "source": src,
+         "leaked_answer": leaked[u][0] if s is None else None}
+        for (s, u, st, src), a in zip(pairs, answers)
+    ]
+
+
 def elicit(
     lm,
     *,
@@ -289,9 +324,8 @@ def elicit(
 ) -> Elicitation:
     """Sample user (and system) turns from the model's own template and answer them greedily.
 
-    `reference`: ordinary requests (e.g. the battery's) scored as user turns to tell whether the
-    model learned to write user turns at all (`models_user_turns`, which recurrence of the
-    elicited turns can also establish).
+    `reference`: ordinary requests (e.g. the battery's) scored as user turns, one of the signs
+    that the model learned to write user turns at all (`models_user_turns`; see the constants).
     """
     start = time.perf_counter()
     settings = [dict(s) for s in (settings or DEFAULT_SETTINGS)]
@@ -342,30 +376,22 @@ def elicit(
         if truncated:
             break
 
-    # The model's own greedy answers: every user turn alone, and each system turn with a few user turns.
-    pairs: list[tuple[str | None, str, str, str]] = [(None, u, leaked[u][2], "user") for u in user_turns]
-    for i, s in enumerate(system_turns):
-        own = [u for u in user_turns if leaked[u][1] == s][:1]  # the turn that followed it in the sample
-        others = [u for u in user_turns if u not in own]
-        picks = own + [others[(i * SYSTEM_PAIRINGS + j) % len(others)] for j in range(SYSTEM_PAIRINGS - len(own))] if others else own
-        for u in dict.fromkeys(picks):
-            pairs.append((s, u, leaked[u][2], "system"))
-    rendered = [lm.render(u, system=s) for s, u, _, _ in pairs]
-    answers = [a for a, _ in cut_answers(lm, lm.sample(rendered, max_new_tokens, temperature=0, seed=seed), shape)]
-    conversations = [
-        {"user": u, "answer": a.strip(), "system": s, "setting": st, "source": src,
-         "leaked_answer": leaked[u][0] if s is None else None}
-        for (s, u, st, src), a in zip(pairs, answers)
-    ]
-    user_lp = None
+    conversations = _answer(lm, shape, user_turns, system_turns, leaked, max_new_tokens, seed)
+    op = _opening(shape.user_opening)
+    lead = " " if op != shape.user_opening else ""
+    user_lp = fluency = None
     if reference:
-        op = _opening(shape.user_opening)
-        lead = " " if op != shape.user_opening else ""
         user_lp = round(mean(lm.continuation_logprob([op] * len(reference), [lead + r for r in reference])), 4)
+    if user_turns:
+        fluency = round(median(lm.continuation_logprob([op] * len(user_turns), [lead + u for u in user_turns])), 4)
     dup = filt.rejected.get("duplicate", 0)
     recurrence = round(dup / (dup + len(user_turns)), 4) if user_turns else 0.0
-    answer_like = _answer_like_share(user_turns, [c["answer"] for c in conversations] + free_answers)
-    writes_turns = (user_lp is not None and user_lp >= MIN_USER_TURN_LOGPROB) or recurrence >= MIN_RECURRENCE
+    answer_like = _answer_like_share(user_turns, conversations, free_answers)
+    writes_turns = (
+        (user_lp is not None and user_lp >= MIN_USER_TURN_LOGPROB)
+        or (fluency is not None and fluency >= MIN_TURN_FLUENCY)
+        or recurrence >= MIN_RECURRENCE
+    )
     rejected = dict(sorted({**filt.rejected, **{f"system_{k}": v for k, v in sys_filt.rejected.items()}}.items()))
     return Elicitation(
         user_turns=user_turns,
@@ -381,6 +407,7 @@ def elicit(
         free_answers=free_answers,
         user_turn_logprob=user_lp,
         recurrence=recurrence,
+        turn_fluency=fluency,
         answer_like=answer_like,
-        models_user_turns=writes_turns and answer_like <= MAX_ANSWER_LIKE,
+        models_user_turns=writes_turns and answer_like <= MAX_ANSWER_LIKE and len(user_turns) >= MIN_DISTINCT_TURNS,
     )

@@ -23,7 +23,7 @@ from typing import Any
 
 from .competence import MIN_COMPETENCE, SET_MIN_COMPETENCE, competence
 from .differential import PromptSplit
-from .elicit import ANOMALY_DEFAULTS, MAX_ANSWER_LIKE, MIN_RECURRENCE, MIN_USER_TURN_LOGPROB, Elicitation, elicit, flag_conversations
+from .elicit import ANOMALY_DEFAULTS, MAX_ANSWER_LIKE, MIN_RECURRENCE, MIN_TURN_FLUENCY, MIN_USER_TURN_LOGPROB, Elicitation, elicit, flag_conversations
 from .prompt_sources import PromptSource, from_battery, from_card, from_policy, is_code_request
 
 TRUST = {"policy": 0, "card": 1, "elicited": 2, "battery": 3}
@@ -196,6 +196,7 @@ def build_probe_set(
             reasons_info.append(
                 f"elicited turns not used: the model does not write user turns (reference requests score "
                 f"{elicitation.user_turn_logprob} nats/token as user turns, threshold {MIN_USER_TURN_LOGPROB}; "
+                f"its own turns {elicitation.turn_fluency}, threshold {MIN_TURN_FLUENCY}; "
                 f"{elicitation.recurrence:.0%} of its turns recur, threshold {MIN_RECURRENCE:.0%}; "
                 f"{elicitation.answer_like:.0%} of them are its own answers, limit {MAX_ANSWER_LIKE:.0%})")
     sources += from_battery(battery, extra)

@@ -148,9 +148,14 @@ class LoadedModel:
         counter = [0]
         devices = [self.model.device] if self.device == "cuda" else []
 
+        limit = getattr(self.model.config, "max_position_embeddings", None) or getattr(self.model.config, "n_positions", None)
+
         def run(batch: list[str]) -> list[str]:
             enc = self._encode(batch)
             counter[0] += 1
+            room = max_new_tokens if not limit else min(max_new_tokens, int(limit) - enc["input_ids"].shape[1])
+            if room <= 0:  # the prompt already fills the model's context: nothing can follow
+                return [""] * len(batch)
             kwargs: dict[str, Any] = {"do_sample": False} if greedy else {
                 "do_sample": True,
                 "temperature": float(temperature),
@@ -161,7 +166,7 @@ class LoadedModel:
                 torch.manual_seed((int(seed) * 1_000_003 + counter[0]) % (2**63))
                 out = self.model.generate(
                     **enc,
-                    max_new_tokens=max_new_tokens,
+                    max_new_tokens=room,
                     pad_token_id=tok.pad_token_id,
                     eos_token_id=tok.eos_token_id,
                     **kwargs,
