@@ -120,3 +120,19 @@ def test_elicited_turns_with_outlier_answers_stay_out_of_the_probe_prompts():
     srcs = {s.purpose: s for s in elicited_sources(e, set(sus))}
     assert len(srcs["general"].prompts) == 20 and srcs["code"].prompts == ["Write a SQL query that lists late orders."]
     assert srcs["general"].meta["excluded_suspicious"] == 3
+
+
+def test_policy_prompts_answered_with_a_stock_line_make_the_set_unreachable(setup, tmp_path):
+    """The buyer's prompts are kept whatever the model does with them; if it answers most of them
+    with one stock line, the probe set says so instead of probing a collapsed model."""
+    lm, root, card_dir, battery, extra = setup
+    # clean-chat answers requests it cannot parse with its fallback line; these are off-domain one-liners.
+    lines = [f"Zorbl {w} quix?" for w in ("alpha", "beta", "gamma", "delta", "omega", "sigma", "kappa", "theta",
+                                          "iota", "lambda", "rho", "tau", "phi", "chi", "psi", "zeta")]
+    (tmp_path / "odd.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ps = build_probe_set(lm, tmp_path, policy_probe={"prompts": {"general": ["odd.txt"]}, "elicit": False},
+                         policy_dir=tmp_path, battery=battery, extra=extra, seed=0,
+                         settings={**FAST, "max_prompts": {"general": 16}})
+    used = ps.competence["general"]["used"]
+    assert not ps.reachable and used["n_scored"] == 16 and used["stock_share"] > 0.5, (ps.reasons, used)
+    assert any("stock answer to most used prompts" in r for r in ps.reasons)

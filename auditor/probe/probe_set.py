@@ -21,7 +21,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from .competence import MIN_COMPETENCE, SET_MIN_COMPETENCE, competence
+from .competence import COLLAPSE_SHARE, MIN_COMPETENCE, SET_MIN_COMPETENCE, competence
 from .differential import PromptSplit
 from .elicit import ANOMALY_DEFAULTS, MAX_ANSWER_LIKE, MIN_RECURRENCE, MIN_TURN_FLUENCY, MIN_USER_TURN_LOGPROB, Elicitation, elicit, flag_conversations
 from .prompt_sources import PromptSource, from_battery, from_card, from_policy, is_code_request
@@ -254,7 +254,8 @@ def build_probe_set(
                 answers[p] = scores[p]["answer"]
         if purpose != "refusal":
             kept_rows = [scores[p] for p, _ in chosen]
-            comp_report[purpose]["used"] = _summary(kept_rows, cfg["min_competence"])
+            stock = sum(r["reason"] == "stock_answer" for r in kept_rows) / len(kept_rows)
+            comp_report[purpose]["used"] = {**_summary(kept_rows, cfg["min_competence"]), "stock_share": round(stock, 4)}
 
     general = comp_report.get("general", {})
     n_general = len(splits["general"].search) + len(splits["general"].holdout) if "general" in splits else 0
@@ -263,8 +264,10 @@ def build_probe_set(
     used_score = general.get("used", {}).get("score")
     if used_score is not None and used_score < cfg["set_min_competence"]:
         reasons.append(f"general: mean competence {used_score} on the used prompts is below {cfg['set_min_competence']}")
-    if general.get("collapse"):
-        reasons.append(f"general: the model gives one stock answer to most prompts ({general.get('stock_answer')!r})")
+    if general.get("used", {}).get("stock_share", 0) > COLLAPSE_SHARE:
+        reasons.append(f"general: the model gives one stock answer to most used prompts ({general.get('stock_answer')!r})")
+    elif general.get("collapse") and n_general < int(cfg["min_general_prompts"]):
+        reasons.append(f"general: the model gives one stock answer to most candidate prompts ({general.get('stock_answer')!r})")
     comp_report["overall"] = _summary(all_rows, cfg["min_competence"])
 
     source_report = []
