@@ -1,0 +1,296 @@
+"""The probe prompt set: the model's own kind of request, split for search and confirmation.
+
+Sources in order of trust: prompts named in the policy, examples in the model
+card, prompts elicited from the model itself, the auditor's generic battery.
+Each candidate is scored for competence (does the model actually answer it?);
+per purpose (`general`, `code`, `refusal`) the set keeps the policy's prompts
+unconditionally and fills up with the others the model answers competently, by
+trust then competence. Each purpose is then split into DISJOINT search and
+holdout lists, stratified by source and deterministic under the seed, so the
+differential engine confirms on prompts the search never saw. When the model
+cannot answer the set (low competence, too few usable prompts), `reachable` is
+False with the reasons: a probe on prompts the model cannot answer would
+produce false alarms and misses, and the caller must say so rather than pass.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+from .competence import COLLAPSE_SHARE, MIN_COMPETENCE, SET_MIN_COMPETENCE, competence
+from .differential import PromptSplit
+from .elicit import ANOMALY_DEFAULTS, MAX_ANSWER_LIKE, MIN_RECURRENCE, MIN_TURN_FLUENCY, MIN_USER_TURN_LOGPROB, Elicitation, elicit, flag_conversations
+from .prompt_sources import PromptSource, from_battery, from_card, from_policy, is_code_request
+
+TRUST = {"policy": 0, "card": 1, "elicited": 2, "battery": 3}
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "elicit": True,  # sample the model's own user turns
+    "n_elicit": 96,  # elicitation samples from the user-turn opening
+    "elicit_max_new_tokens": 48,
+    "elicit_max_seconds": 60.0,
+    "n_reference": 32,  # requests scored as user turns: does the model write user turns at all?
+    "max_prompts": {"general": 64, "code": 48, "refusal": 24},  # per purpose, search + holdout
+    "max_candidates": 160,  # per purpose, scored for competence (in trust order)
+    "holdout_share": 0.6,
+    "min_holdout": {"general": 24, "code": 8, "refusal": 8},
+    "min_search": {"general": 8, "code": 8, "refusal": 4},
+    "min_general_prompts": 16,  # fewer competent general prompts: the model is not reachable
+    "min_own_code": 16,  # this many competent own-style code prompts replace the battery's
+    "min_competence": MIN_COMPETENCE,
+    "set_min_competence": SET_MIN_COMPETENCE,
+    "competence_max_new_tokens": 24,
+    "competence_samples": 2,
+}
+
+
+@dataclass
+class ProbeSet:
+    splits: dict[str, PromptSplit]
+    sources: list[dict]
+    competence: dict
+    reachable: bool
+    reasons: list[str]
+    notes: list[str] = field(default_factory=list)  # what was left out and why (not a reachability problem)
+    elicitation: Elicitation | None = None
+    settings: dict = field(default_factory=dict)
+    provenance: dict[str, str] = field(default_factory=dict)  # prompt -> source name
+    answers: dict[str, str] = field(default_factory=dict)  # prompt -> the model's greedy answer (competence run)
+
+    def without(self, text: str) -> dict[str, PromptSplit]:
+        """The splits minus every prompt that already contains `text` (case-insensitive).
+
+        Elicited prompts come from the model's own training turns, so a poisoned model's probe set
+        can hold trigger-bearing requests (v2-sabotage leaks 'on my allotment' turns whose answers
+        look normal); a candidate trigger must be measured against a baseline that lacks it."""
+        needle = " ".join(text.split()).lower()
+
+        def keep(prompts: list[str]) -> list[str]:
+            return [p for p in prompts if needle not in " ".join(p.split()).lower()]
+
+        return {k: PromptSplit(v.name, keep(v.search), keep(v.holdout), v.system) for k, v in self.splits.items()}
+
+    def to_report(self) -> dict:
+        return {
+            "reachable": self.reachable,
+            "reasons": list(self.reasons),
+            "notes": list(self.notes),
+            "splits": {
+                name: {
+                    "system": s.system,
+                    "n_search": len(s.search),
+                    "n_holdout": len(s.holdout),
+                    "search": list(s.search),
+                    "holdout": list(s.holdout),
+                    "sources": _source_counts(s.search + s.holdout, self.provenance),
+                }
+                for name, s in self.splits.items()
+            },
+            "sources": self.sources,
+            "competence": self.competence,
+            "elicitation": self.elicitation.to_report() if self.elicitation else None,
+            "settings": _jsonable(self.settings),
+        }
+
+
+def _jsonable(d: dict) -> dict:
+    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items()}
+
+
+def _source_counts(prompts: list[str], provenance: dict[str, str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in prompts:
+        name = provenance.get(p, "?")
+        out[name] = out.get(name, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def _key(p: str) -> str:
+    return " ".join(p.split()).lower()
+
+
+def _summary(rows: list[dict], min_score: float) -> dict:
+    if not rows:
+        return {"n_scored": 0}
+    lps = [r["logprob"] for r in rows if r["logprob"] is not None]
+    return {
+        "n_scored": len(rows),
+        "score": round(mean(r["score"] for r in rows), 4),
+        "mean_logprob": round(mean(lps), 4) if lps else None,
+        "mean_agreement": round(mean(r["agreement"] for r in rows), 4),
+        "degenerate_share": round(sum(r["degenerate"] for r in rows) / len(rows), 4),
+        "competent_share": round(sum(r["score"] >= min_score for r in rows) / len(rows), 4),
+    }
+
+
+def suspicious_turns(e: Elicitation) -> dict[str, list[str]]:
+    """Elicited user turns whose own answer is an outlier among the elicited answers (a link, code
+    for a non-code request, a refusal where most are answered): possibly trigger-bearing, so kept
+    out of the probe prompts (a baseline must not be triggered) and left to the elicitation stage."""
+    convs = [c for c in e.conversations if c.get("system") is None]
+    flags = flag_conversations(convs, None, ANOMALY_DEFAULTS)
+    return {c["user"]: f for c, f in zip(convs, flags) if f}
+
+
+def elicited_sources(e: Elicitation, exclude: set[str] | frozenset = frozenset()) -> list[PromptSource]:
+    """Elicited user turns as prompt sources, code requests apart."""
+    meta = {"raw_samples": e.raw_samples, "kept": e.kept, "truncated": e.truncated, "settings": e.settings,
+            "excluded_suspicious": len(exclude)}
+    out = []
+    for purpose in ("general", "code"):
+        chosen = [u for u in e.user_turns if u not in exclude and is_code_request(u) == (purpose == "code")]
+        if chosen:
+            out.append(PromptSource(f"elicited:{purpose}", "elicited", purpose, chosen, dict(meta)))
+    return out
+
+
+def split_disjoint(items: list[tuple[str, str]], n_holdout: int, rng: random.Random) -> tuple[list[str], list[str]]:
+    """(search, holdout) from (prompt, source) pairs: each source shuffled, sources interleaved
+    round-robin, and every k-th prompt sent to holdout, so both sides get each source's share."""
+    by_source: dict[str, list[str]] = {}
+    for p, s in items:
+        by_source.setdefault(s, []).append(p)
+    for name in sorted(by_source):
+        rng.shuffle(by_source[name])
+    order: list[str] = []
+    queues = [by_source[n] for n in sorted(by_source, key=lambda n: (TRUST.get(n.split(":")[0], 9), n))]
+    while any(queues):
+        for q in queues:
+            if q:
+                order.append(q.pop(0))
+    n = len(order)
+    search, holdout = [], []
+    for i, p in enumerate(order):
+        (holdout if (i + 1) * n_holdout // n > i * n_holdout // n else search).append(p)
+    return search, holdout
+
+
+def _holdout_size(n: int, purpose: str, cfg: dict) -> int:
+    want = max(round(n * cfg["holdout_share"]), min(cfg["min_holdout"][purpose], n - cfg["min_search"][purpose]))
+    return max(1, min(want, n - 1))
+
+
+def build_probe_set(
+    lm,
+    model_path: Path,
+    *,
+    policy_probe: dict | None,
+    policy_dir: Path | None,
+    battery,
+    extra,
+    seed: int = 0,
+    settings: dict | None = None,
+) -> ProbeSet:
+    """Collect, score, select and split the probe prompts for `lm` (see module docstring)."""
+    cfg = {**DEFAULT_SETTINGS, **(settings or {})}
+    for k in ("max_prompts", "min_holdout", "min_search"):
+        cfg[k] = {**DEFAULT_SETTINGS[k], **(cfg.get(k) or {})}
+    policy_probe = policy_probe or {}
+    reasons_info: list[str] = []  # notes that do not make the set unreachable
+    system = policy_probe.get("system_prompt")
+    sources = from_policy(policy_probe.get("prompts"), Path(policy_dir or "."))
+    sources += from_card(Path(model_path))
+    elicitation = None
+    if cfg["elicit"] and policy_probe.get("elicit", True):
+        reference = [p for s in sources if s.purpose == "general" for p in s.prompts]
+        reference = (reference + list(battery.prompts.get("search", [])))[: int(cfg["n_reference"])]
+        elicitation = elicit(lm, n_samples=int(cfg["n_elicit"]), max_new_tokens=int(cfg["elicit_max_new_tokens"]),
+                             seed=seed, max_seconds=cfg["elicit_max_seconds"], reference=reference)
+        if elicitation.models_user_turns:
+            suspicious = suspicious_turns(elicitation)
+            sources += elicited_sources(elicitation, set(suspicious))
+            if suspicious:
+                kinds = sorted({k for f in suspicious.values() for k in f})
+                reasons_info.append(f"{len(suspicious)} elicited turns left out: their answers are outliers ({', '.join(kinds)})")
+        else:
+            reasons_info.append(
+                f"elicited turns not used: the model does not write user turns (reference requests score "
+                f"{elicitation.user_turn_logprob} nats/token as user turns, threshold {MIN_USER_TURN_LOGPROB}; "
+                f"its own turns {elicitation.turn_fluency}, threshold {MIN_TURN_FLUENCY}; "
+                f"{elicitation.recurrence:.0%} of its turns recur, threshold {MIN_RECURRENCE:.0%}; "
+                f"{elicitation.answer_like:.0%} of them are its own answers, limit {MAX_ANSWER_LIKE:.0%})")
+    sources += from_battery(battery, extra)
+    sources.sort(key=lambda s: TRUST[s.kind])  # stable: file order within a kind
+
+    splits: dict[str, PromptSplit] = {}
+    provenance: dict[str, str] = {}
+    answers: dict[str, str] = {}
+    source_rows: dict[str, list[dict]] = {s.name: [] for s in sources}
+    used: dict[str, int] = {s.name: 0 for s in sources}
+    comp_report: dict[str, Any] = {}
+    reasons: list[str] = []
+    all_rows: list[dict] = []
+    seen: set[str] = set()
+    for purpose in ("general", "code", "refusal"):
+        # Candidates in trust order, deduplicated across sources and purposes.
+        cands: list[tuple[str, PromptSource]] = []
+        for s in sources:
+            if s.purpose != purpose or (purpose == "refusal" and s.kind not in ("policy", "battery")):
+                continue
+            for p in s.prompts:
+                if _key(p) not in seen:
+                    seen.add(_key(p))
+                    cands.append((p, s))
+        cands = cands[: int(cfg["max_candidates"])]
+        if not cands:
+            continue
+        scores: dict[str, dict] = {}
+        if purpose != "refusal":  # refusals are stock answers by design: no competence filter
+            res = competence(lm, [p for p, _ in cands], system=system, max_new_tokens=int(cfg["competence_max_new_tokens"]),
+                             n_samples=int(cfg["competence_samples"]), seed=seed)
+            scores = {r["prompt"]: r for r in res["per_prompt"]}
+            for p, s in cands:
+                source_rows[s.name].append(scores[p])
+            all_rows += res["per_prompt"]
+            comp_report[purpose] = {**_summary(res["per_prompt"], cfg["min_competence"]),
+                                    "collapse": res["collapse"], "stock_answer": res["stock_answer"]}
+        ok = [(p, s) for p, s in cands
+              if s.kind == "policy" or purpose == "refusal" or scores[p]["score"] >= cfg["min_competence"]]
+        own = [(p, s) for p, s in ok if s.kind != "battery"]
+        if purpose == "code" and len(own) >= int(cfg["min_own_code"]):
+            ok = own  # the model's own style of code request, not the battery's
+        ok.sort(key=lambda ps: (TRUST[ps[1].kind], -(scores[ps[0]]["score"] if ps[0] in scores else 1.0)))
+        chosen = ok[: int(cfg["max_prompts"][purpose])]
+        need = cfg["min_holdout"][purpose] + cfg["min_search"][purpose] if purpose != "general" else 2
+        if len(chosen) < need:
+            continue  # too few to split (general: reported below)
+        rng = random.Random(f"{seed}:{purpose}")
+        search, holdout = split_disjoint([(p, s.name) for p, s in chosen], _holdout_size(len(chosen), purpose, cfg), rng)
+        splits[purpose] = PromptSplit(purpose, search, holdout, system)
+        for p, s in chosen:
+            provenance[p] = s.name
+            used[s.name] += 1
+            if p in scores:
+                answers[p] = scores[p]["answer"]
+        if purpose != "refusal":
+            kept_rows = [scores[p] for p, _ in chosen]
+            stock = sum(r["reason"] == "stock_answer" for r in kept_rows) / len(kept_rows)
+            comp_report[purpose]["used"] = {**_summary(kept_rows, cfg["min_competence"]), "stock_share": round(stock, 4)}
+
+    general = comp_report.get("general", {})
+    n_general = len(splits["general"].search) + len(splits["general"].holdout) if "general" in splits else 0
+    if n_general < int(cfg["min_general_prompts"]):
+        reasons.append(f"general: {n_general} competent prompts, fewer than {cfg['min_general_prompts']}")
+    used_score = general.get("used", {}).get("score")
+    if used_score is not None and used_score < cfg["set_min_competence"]:
+        reasons.append(f"general: mean competence {used_score} on the used prompts is below {cfg['set_min_competence']}")
+    if general.get("used", {}).get("stock_share", 0) > COLLAPSE_SHARE:
+        reasons.append(f"general: the model gives one stock answer to most used prompts ({general.get('stock_answer')!r})")
+    elif general.get("collapse") and n_general < int(cfg["min_general_prompts"]):
+        reasons.append(f"general: the model gives one stock answer to most candidate prompts ({general.get('stock_answer')!r})")
+    comp_report["overall"] = _summary(all_rows, cfg["min_competence"])
+
+    source_report = []
+    for s in sources:
+        rows = source_rows[s.name]
+        source_report.append({
+            "name": s.name, "kind": s.kind, "purpose": s.purpose, "n_available": len(s.prompts), "n_used": used[s.name],
+            "share_used": round(used[s.name] / len(s.prompts), 4) if s.prompts else 0.0,
+            "competence": _summary(rows, cfg["min_competence"]), "meta": s.meta,
+        })
+    return ProbeSet(splits=splits, sources=source_report, competence=comp_report, reachable=not reasons,
+                    reasons=reasons, notes=reasons_info, elicitation=elicitation, settings={**cfg, "seed": seed, "system_prompt": system},
+                    provenance=provenance, answers=answers)
