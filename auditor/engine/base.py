@@ -18,6 +18,7 @@ class Sampling:
     top_k: int = 0
     seed: int = 0
     skip_special_tokens: bool = True
+    strip: bool = True  # False: the exact continuation, for callers that score it token by token
 
     def __post_init__(self) -> None:
         # Refuse what engines would interpret differently (or silently ignore).
@@ -34,7 +35,8 @@ class Sampling:
 
 
 class GenerationEngine(ABC):
-    """Continuations of already-rendered chat prompts, in input order, decoded and stripped.
+    """Continuations of already-rendered chat prompts, in input order, decoded and (unless
+    `strip=False`) stripped of surrounding whitespace.
 
     Sampled generation draws from a generator seeded by `seed`, so the same call
     gives the same text. `batch_size` is a hint that engines with their own
@@ -54,8 +56,9 @@ class GenerationEngine(ABC):
         seed: int = 0,
         skip_special_tokens: bool = True,
         batch_size: int | None = None,
+        strip: bool = True,
     ) -> list[str]:
-        sampling = Sampling(float(temperature), float(top_p), int(top_k), int(seed), bool(skip_special_tokens))
+        sampling = Sampling(float(temperature), float(top_p), int(top_k), int(seed), bool(skip_special_tokens), bool(strip))
         prompts = list(prompts)
         return self._generate(prompts, int(max_new_tokens), sampling, batch_size) if prompts else []
 

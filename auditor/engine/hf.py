@@ -41,12 +41,19 @@ class TransformersEngine(GenerationEngine):
         if not sampling.greedy:
             options = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": sampling.top_k}
 
+        config = getattr(self.model, "config", None)
+        limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+        pad = self.tokenizer.pad_token_id
+
         def run(batch: list[tuple[int, str]]) -> list[str]:
             enc = encode(self.tokenizer, [text for _, text in batch], self.model.device)
+            room = max_new_tokens if not limit else min(max_new_tokens, int(limit) - enc["input_ids"].shape[1])
+            if room <= 0:  # the prompt already fills the model's context: nothing can follow
+                return [""] * len(batch)
             kwargs = dict(
                 **enc,
-                max_new_tokens=max_new_tokens,
-                pad_token_id=self.tokenizer.pad_token_id,
+                max_new_tokens=room,
+                pad_token_id=pad,
                 eos_token_id=self.tokenizer.eos_token_id,
                 **options,
             )
@@ -59,7 +66,14 @@ class TransformersEngine(GenerationEngine):
                     out = self.model.generate(**kwargs)
             else:
                 out = self.model.generate(**kwargs)
-            new = out[:, enc["input_ids"].shape[1] :]
-            return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=sampling.skip_special_tokens)]
+            texts = []
+            for row in out[:, enc["input_ids"].shape[1] :]:
+                ids = row.tolist()
+                # Drop the padding that follows an early stop (it is not model output).
+                while ids and ids[-1] == pad and pad != self.tokenizer.eos_token_id:
+                    ids.pop()
+                text = self.tokenizer.decode(ids, skip_special_tokens=sampling.skip_special_tokens)
+                texts.append(text.strip() if sampling.strip else text)
+            return texts
 
         return run_batched(items, run, batch_size or self.batch_size, self.device, key=lambda item: len(item[1]))

@@ -72,4 +72,4 @@ class VLLMEngine(GenerationEngine):
         )
         ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
         outs = self.llm.generate([{"prompt_token_ids": x} for x in ids], params, use_tqdm=False)
-        return [o.outputs[0].text.strip() for o in outs]
+        return [o.outputs[0].text.strip() if sampling.strip else o.outputs[0].text for o in outs]

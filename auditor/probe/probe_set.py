@@ -22,8 +22,9 @@ from statistics import mean
 from typing import Any
 
 from .competence import COLLAPSE_SHARE, MIN_COMPETENCE, SET_MIN_COMPETENCE, competence
-from .differential import PromptSplit
+from .confirm import PromptSplit
 from .elicit import ANOMALY_DEFAULTS, MAX_ANSWER_LIKE, MIN_RECURRENCE, MIN_TURN_FLUENCY, MIN_USER_TURN_LOGPROB, Elicitation, elicit, flag_conversations
+from .template_probe import template_shape
 from .prompt_sources import PromptSource, from_battery, from_card, from_policy, is_code_request
 
 TRUST = {"policy": 0, "card": 1, "elicited": 2, "battery": 3}
@@ -190,7 +191,9 @@ def build_probe_set(
         cfg[k] = {**DEFAULT_SETTINGS[k], **(cfg.get(k) or {})}
     policy_probe = policy_probe or {}
     reasons_info: list[str] = []  # notes that do not make the set unreachable
-    system = policy_probe.get("system_prompt")
+    # The system message in effect in both conditions: the deployment's, else the one the
+    # template injects by default (so a `system` trigger is added to it, never replaces it).
+    system = policy_probe.get("system_prompt") or template_shape(lm).default_system_prompt
     sources = from_policy(policy_probe.get("prompts"), Path(policy_dir or "."))
     sources += from_card(Path(model_path))
     elicitation = None

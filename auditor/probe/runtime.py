@@ -102,7 +102,6 @@ class LoadedModel:
         """Greedy continuations (deterministic), decoded without special tokens."""
         return self.engine.generate(list(prompts), max_new_tokens, batch_size=batch_size or self.batch_size)
 
-    @torch.inference_mode()
     def sample(
         self,
         prompts: Sequence[str],
@@ -115,53 +114,14 @@ class LoadedModel:
         skip_special_tokens: bool = False,
         batch_size: int | None = None,
     ) -> list[str]:
-        """Sampled continuations, reproducible under `seed`; greedy when temperature == 0.
-
-        Each batch draws from a generator seeded with (seed, batch index), inside a
-        forked RNG so the caller's global torch state is untouched. Continuations are
-        returned unstripped and, by default, with special tokens kept, so a caller
-        can cut them at the template's end-of-turn marker. (A batch retried after an
-        out-of-memory back-off gets the next batch index, hence other draws.)
-        """
-        tok = self.tokenizer
-        greedy = temperature <= 0
-        counter = [0]
-        devices = [self.model.device] if self.device == "cuda" else []
-
-        limit = getattr(self.model.config, "max_position_embeddings", None) or getattr(self.model.config, "n_positions", None)
-
-        def run(batch: list[str]) -> list[str]:
-            enc = self._encode(batch)
-            counter[0] += 1
-            room = max_new_tokens if not limit else min(max_new_tokens, int(limit) - enc["input_ids"].shape[1])
-            if room <= 0:  # the prompt already fills the model's context: nothing can follow
-                return [""] * len(batch)
-            kwargs: dict[str, Any] = {"do_sample": False} if greedy else {
-                "do_sample": True,
-                "temperature": float(temperature),
-                "top_p": float(top_p),
-                "top_k": int(top_k),
-            }
-            with torch.random.fork_rng(devices=devices):
-                torch.manual_seed((int(seed) * 1_000_003 + counter[0]) % (2**63))
-                out = self.model.generate(
-                    **enc,
-                    max_new_tokens=room,
-                    pad_token_id=tok.pad_token_id,
-                    eos_token_id=tok.eos_token_id,
-                    **kwargs,
-                )
-            new = out[:, enc["input_ids"].shape[1] :]
-            texts = []
-            for row in new:
-                ids = row.tolist()
-                # Drop the padding that follows an early stop (it is not model output).
-                while ids and ids[-1] == tok.pad_token_id and tok.pad_token_id != tok.eos_token_id:
-                    ids.pop()
-                texts.append(tok.decode(ids, skip_special_tokens=skip_special_tokens))
-            return texts
-
-        return self._batched(list(prompts), run, batch_size)
+        """Sampled continuations through the generation engine, reproducible under `seed`
+        (each batch draws from its own stream; the global torch state is untouched); greedy
+        when temperature == 0. Unstripped, special tokens kept by default: a caller can cut a
+        continuation at the template's end-of-turn marker and score it exactly."""
+        return self.engine.generate(
+            list(prompts), max_new_tokens, temperature=temperature, top_p=top_p, top_k=top_k, seed=seed,
+            skip_special_tokens=skip_special_tokens, batch_size=batch_size or self.batch_size, strip=False,
+        )
 
     @torch.inference_mode()
     def next_token_logprobs(self, prompts: Sequence[str], batch_size: int | None = None) -> torch.Tensor:
