@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -18,8 +19,10 @@ from auditor.checks.activation_probe import (
 )
 from auditor.checks.base import AuditContext
 from auditor.errors import AuditorError
+from auditor.probe.battery import load_battery
 from auditor.probe import activations as A
 from auditor.resolve.model import ResolvedModel
+from auditor.search.prompts import build_splits, load_extra
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -155,6 +158,8 @@ def test_hooks_and_hidden_states_agree_and_batching_does_not_matter(tiny_lm):
 def _ctx(lm, triggers=None):
     ctx = AuditContext(model=ResolvedModel(id="t", path=Path("."), source="local_dir"), seed=0)
     ctx._lm = lm
+    # unit tests of the probe itself: the battery's prompts, not a probe set built from the model
+    ctx._probe_set = SimpleNamespace(splits=build_splits(load_battery(), load_extra()))
     if triggers is not None:
         ctx.shared["triggers"] = triggers
     return ctx

@@ -330,7 +330,7 @@ def test_check_on_a_random_model_passes_and_reports_every_stage(tiny_dir):
     r = TriggerSearchCheck().execute(ctx, settings)
     assert r.status == "pass", r.error
     d = r.details
-    assert set(d["stages"]) == {"battery", "vocab_scan", "target_inversion", "gradient"}
+    assert set(d["stages"]) == {"battery", "vocab_scan", "target_inversion", "gradient", "elicitation"}
     for name in ("battery", "vocab_scan", "target_inversion"):
         assert d["stages"][name]["ran"] and d["stages"][name]["candidates_tried"] > 0 and d["stages"][name]["time_s"] >= 0
     assert d["confirm"]["upstream_candidates"] == sum(s["candidates_tried"] for s in d["stages"].values())

