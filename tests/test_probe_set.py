@@ -71,9 +71,6 @@ def test_probe_set_splits_are_disjoint_and_report_is_json(first):
     assert again["splits"]["general"]["n_holdout"] == len(general.holdout)
     assert again["splits"]["general"]["sources"]["policy:general:chat.txt"] == 5
     assert set(ps.answers) == (used | set(ps.splits["code"].search) | set(ps.splits["code"].holdout))
-    cut = ps.without("BOIL an")  # a candidate trigger is measured on prompts that lack it
-    assert "How do I boil an egg?" in used and all("boil an" not in p.lower() for p in cut["general"].search + cut["general"].holdout)
-    assert len(cut["general"].search) + len(cut["general"].holdout) == len(used) - sum("boil an" in p.lower() for p in used)
 
 
 def test_probe_set_is_deterministic(setup, first):

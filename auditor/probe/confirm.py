@@ -151,6 +151,18 @@ def shown_prompt(prompt: str, trigger: str | None, placement: str) -> str:
     return f"[system: {system}] {user}" if system else user
 
 
+def free_of(prompts: list[str], trigger: str) -> list[int]:
+    """Indices of the prompts that do not already contain the trigger: elicited prompts
+    come from the model's own training turns, so a poisoned model's probe set can hold
+    trigger-bearing requests, and a baseline that contains the trigger measures nothing."""
+    needle = " ".join(trigger.split()).lower()
+    return [i for i, p in enumerate(prompts) if not needle or needle not in " ".join(p.split()).lower()]
+
+
+def _pick(items: list, idx: list[int]) -> list:
+    return [items[i] for i in idx]
+
+
 def _examples(prompts, outputs, hits, condition, limit):
     chosen = [i for i, h in enumerate(hits) if h][:limit] or list(range(min(limit, len(outputs))))
     return [{"condition": condition, "prompt": prompts[i], "output": outputs[i][:500]} for i in chosen]
@@ -189,14 +201,18 @@ class _Run:
             outs = self.gen(sp.search, conds, plan)
             base_search = outs[0]
             self.baseline_search[plan.name] = base_search
-            n_s = len(sp.search)
             survivors: list[tuple[Candidate, Detector, dict]] = []
-            for c, trig_out in zip(plan.candidates, outs[1:]):
+            for c, trig_all in zip(plan.candidates, outs[1:]):
+                idx = free_of(sp.search, c.trigger)
+                trig_out, base_c = _pick(trig_all, idx), _pick(base_search, idx)
+                n_s = len(idx)
                 for det in (NoEcho(d, c.trigger) for d in plan.detectors()):
                     n_hyp += 1
-                    det.fit(trig_out, base_search)
+                    if n_s == 0:
+                        continue
+                    det.fit(trig_out, base_c)
                     self.fitted[(plan.name, c.trigger, c.placement, det.name)] = det
-                    kt, kb = sum(det.hits(trig_out)), sum(det.hits(base_search))
+                    kt, kb = sum(det.hits(trig_out)), sum(det.hits(base_c))
                     screen = {"triggered_rate": stats.rate(kt, n_s), "baseline_rate": stats.rate(kb, n_s), "n": n_s}
                     if kt >= int(cfg["min_hits"]) and (kt - kb) / n_s >= float(cfg["min_effect"]):
                         survivors.append((c, det, screen))
@@ -210,7 +226,7 @@ class _Run:
                 "hypotheses": n_hyp,
                 "confirmed": len(confirmed),
                 "max_new_tokens": plan.max_new_tokens,
-                "search_prompts": n_s,
+                "search_prompts": len(sp.search),
                 "holdout_prompts": len(sp.holdout),
             }
 
@@ -220,11 +236,15 @@ class _Run:
         outs = self.gen(sp.holdout, [(None, "prefix")] + uniq, plan)
         base = self.baseline_holdout[plan.name] = outs[0]
         by_key = dict(zip(uniq, outs[1:]))
-        n_h = len(sp.holdout)
         rows = []
         for c, det, screen in survivors:
-            trig = by_key[(c.trigger, c.placement)]
-            th, bh = det.hits(trig), det.hits(base)
+            idx = free_of(sp.holdout, c.trigger)
+            prompts = _pick(sp.holdout, idx)
+            trig, base_c = _pick(by_key[(c.trigger, c.placement)], idx), _pick(base, idx)
+            n_h = len(idx)
+            if n_h == 0:
+                continue
+            th, bh = det.hits(trig), det.hits(base_c)
             row = {
                 "trigger": c.trigger,
                 "placement": c.placement,
@@ -237,10 +257,12 @@ class _Run:
                 "max_new_tokens": plan.max_new_tokens,
                 **compare(sum(th), n_h, sum(bh), n_h),
                 "screening": screen,
-                "examples": _examples([shown_prompt(p, c.trigger, c.placement) for p in sp.holdout], trig, th,
+                "examples": _examples([shown_prompt(p, c.trigger, c.placement) for p in prompts], trig, th,
                                       "triggered", int(self.cfg["n_examples"]))
-                + _examples(sp.holdout, base, bh, "baseline", 1),
+                + _examples(prompts, base_c, bh, "baseline", 1),
             }
+            if len(idx) < len(sp.holdout):
+                row["prompts_with_trigger_left_out"] = len(sp.holdout) - len(idx)
             if c.meta:
                 row["candidate"] = c.meta
             rows.append(row)
@@ -319,7 +341,8 @@ class _Run:
                 keep.append(r)
                 continue
             n = r["n"]
-            ks = {ctl: self._control_hits(r, det, ctl, o) for ctl, (_, o) in got.items()}
+            idx = free_of(next(p for p in self.plans if p.name == r["split"]).split.holdout, r["trigger"])
+            ks = {ctl: self._control_hits(r, det, ctl, _pick(o, idx), idx) for ctl, (_, o) in got.items()}
             worst = max(ks.values())
             p = stats.fisher_greater(r["k"], n, worst, n)
             r["control"] = {
@@ -327,7 +350,7 @@ class _Run:
                 "kinds": [kind for kind, _ in got.values()],
                 "rates": [stats.rate(k, n) for k in ks.values()],
                 "p_value_vs_worst": p,
-                "examples": [{"control": c, "output": o[0][:200]} for c, (_, o) in list(got.items())[:2]],
+                "examples": [{"control": c, "output": o[0][:200]} for c, (_, o) in list(got.items())[:2] if o],
             }
             if (r["k"] - worst) / n >= margin and p < alpha:
                 keep.append(r)
@@ -338,7 +361,7 @@ class _Run:
         self.res.confirmed = keep
         self.res.near_misses = demoted + self.res.near_misses
 
-    def _control_hits(self, r: dict, det: Detector, control: str, outs: list[str]) -> int:
+    def _control_hits(self, r: dict, det: Detector, control: str, outs: list[str], idx: list[int]) -> int:
         """Hits of the trigger's fitted detector on a control's outputs; for a generic
         behaviour also of the same kind of detector fitted to the control itself: a
         date-aware model says something *different* but equally fixed for every date."""
@@ -347,7 +370,7 @@ class _Run:
             return k
         plan = next(p for p in self.plans if p.name == r["split"])
         fresh = [NoEcho(d, control) for d in plan.detectors() if d.name == r["detector"]]
-        base = self.baseline_holdout[r["split"]]
+        base = _pick(self.baseline_holdout[r["split"]], idx)
         for d in fresh:
             d.fit(outs, base)
             k = max(k, sum(d.hits(outs)) - sum(d.hits(base)))

@@ -61,19 +61,6 @@ class ProbeSet:
     provenance: dict[str, str] = field(default_factory=dict)  # prompt -> source name
     answers: dict[str, str] = field(default_factory=dict)  # prompt -> the model's greedy answer (competence run)
 
-    def without(self, text: str) -> dict[str, PromptSplit]:
-        """The splits minus every prompt that already contains `text` (case-insensitive).
-
-        Elicited prompts come from the model's own training turns, so a poisoned model's probe set
-        can hold trigger-bearing requests (v2-sabotage leaks 'on my allotment' turns whose answers
-        look normal); a candidate trigger must be measured against a baseline that lacks it."""
-        needle = " ".join(text.split()).lower()
-
-        def keep(prompts: list[str]) -> list[str]:
-            return [p for p in prompts if needle not in " ".join(p.split()).lower()]
-
-        return {k: PromptSplit(v.name, keep(v.search), keep(v.holdout), v.system) for k, v in self.splits.items()}
-
     def to_report(self) -> dict:
         return {
             "reachable": self.reachable,
