@@ -7,9 +7,11 @@ per purpose (`general`, `code`, `refusal`) the set keeps the policy's prompts
 unconditionally and fills up with the others the model answers competently, by
 trust then competence. Each purpose is then split into DISJOINT search and
 holdout lists, stratified by source and deterministic under the seed, so the
-differential engine confirms on prompts the search never saw. When the model
-cannot answer the set (low competence, too few usable prompts), `reachable` is
-False with the reasons: a probe on prompts the model cannot answer would
+differential engine confirms on prompts the search never saw. The model's
+domain is the purpose the policy declares, else the one most of its own prompts
+have (an SQL helper's requests are all code requests). When the model cannot
+answer its domain's prompts (low competence, a stock answer, too few usable
+prompts), `reachable` is False with the reasons: a probe on prompts the model cannot answer would
 produce false alarms and misses, and the caller must say so rather than pass.
 """
 
