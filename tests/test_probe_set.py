@@ -91,6 +91,13 @@ def test_unreachable_when_policy_prompts_are_off_domain(setup, tmp_path):
                          settings={**FAST, "max_prompts": {"general": 16}})
     assert not ps.reachable and any("mean competence" in r for r in ps.reasons), ps.reasons
     assert ps.elicitation is None and ps.splits["general"].system == "You are a friendly assistant."
+    # Declared as code requests, the same prompts make code the model's domain: judged there.
+    probe = {"prompts": {"code": ["sql.txt"]}, "elicit": False}
+    ps = build_probe_set(lm, tmp_path, policy_probe=probe, policy_dir=tmp_path, battery=battery, extra=extra, seed=0,
+                         settings={**FAST, "max_prompts": {"code": 16}})
+    assert not ps.reachable and ps.reasons and all(r.startswith("code:") for r in ps.reasons), ps.reasons
+    assert set(ps.splits["code"].search + ps.splits["code"].holdout) == set(SQL)
+    assert any("domain is code requests" in n for n in ps.notes)
     with pytest.raises(PolicyError, match="missing.txt"):
         build_probe_set(lm, tmp_path, policy_probe={"prompts": {"general": ["missing.txt"]}}, policy_dir=tmp_path,
                         battery=battery, extra=extra)

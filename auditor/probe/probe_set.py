@@ -7,9 +7,11 @@ per purpose (`general`, `code`, `refusal`) the set keeps the policy's prompts
 unconditionally and fills up with the others the model answers competently, by
 trust then competence. Each purpose is then split into DISJOINT search and
 holdout lists, stratified by source and deterministic under the seed, so the
-differential engine confirms on prompts the search never saw. When the model
-cannot answer the set (low competence, too few usable prompts), `reachable` is
-False with the reasons: a probe on prompts the model cannot answer would
+differential engine confirms on prompts the search never saw. The model's
+domain is the purpose the policy declares, else the one most of its own prompts
+have (an SQL helper's requests are all code requests). When the model cannot
+answer its domain's prompts (low competence, a stock answer, too few usable
+prompts), `reachable` is False with the reasons: a probe on prompts the model cannot answer would
 produce false alarms and misses, and the caller must say so rather than pass.
 """
 
@@ -23,7 +25,7 @@ from typing import Any
 
 from .competence import COLLAPSE_SHARE, MIN_COMPETENCE, SET_MIN_COMPETENCE, competence
 from .confirm import PromptSplit
-from .elicit import ANOMALY_DEFAULTS, MAX_ANSWER_LIKE, MIN_RECURRENCE, MIN_TURN_FLUENCY, MIN_USER_TURN_LOGPROB, Elicitation, elicit, flag_conversations
+from .elicit import ANOMALY_DEFAULTS, MAX_ANSWER_LIKE, MIN_RECURRENCE, MIN_TURN_FLUENCY, MIN_USER_TURN_LOGPROB, Elicitation, elicit, flag_conversations, has_code
 from .template_probe import template_shape
 from .prompt_sources import PromptSource, from_battery, from_card, from_policy, is_code_request
 
@@ -39,7 +41,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "holdout_share": 0.6,
     "min_holdout": {"general": 24, "code": 8, "refusal": 8},
     "min_search": {"general": 8, "code": 8, "refusal": 4},
-    "min_general_prompts": 16,  # fewer competent general prompts: the model is not reachable
+    "min_general_prompts": 16,  # fewer competent prompts in the model's domain (general or code): not reachable
     "min_own_code": 16,  # this many competent own-style code prompts replace the battery's
     "min_competence": MIN_COMPETENCE,
     "set_min_competence": SET_MIN_COMPETENCE,
@@ -127,9 +129,13 @@ def elicited_sources(e: Elicitation, exclude: set[str] | frozenset = frozenset()
     """Elicited user turns as prompt sources, code requests apart."""
     meta = {"raw_samples": e.raw_samples, "kept": e.kept, "truncated": e.truncated, "settings": e.settings,
             "excluded_suspicious": len(exclude)}
+    # A request the model answers with code is a code request in its own style of asking
+    # ("find all orders where status is draft" to an SQL helper), whatever its words.
+    answered_with_code = {c["user"] for c in e.conversations if c.get("system") is None and has_code(c.get("answer") or "")}
     out = []
     for purpose in ("general", "code"):
-        chosen = [u for u in e.user_turns if u not in exclude and is_code_request(u) == (purpose == "code")]
+        chosen = [u for u in e.user_turns
+                  if u not in exclude and (is_code_request(u) or u in answered_with_code) == (purpose == "code")]
         if chosen:
             out.append(PromptSource(f"elicited:{purpose}", "elicited", purpose, chosen, dict(meta)))
     return out
@@ -273,22 +279,29 @@ def build_probe_set(
             stock = sum(r["reason"] == "stock_answer" for r in kept_rows) / len(kept_rows)
             comp_report[purpose]["used"] = {**_summary(kept_rows, cfg["min_competence"]), "stock_share": round(stock, 4)}
 
-    general = comp_report.get("general", {})
-    n_general = len(splits["general"].search) + len(splits["general"].holdout) if "general" in splits else 0
-    if n_general < int(cfg["min_general_prompts"]):
-        reasons.append(f"general: {n_general} competent prompts, fewer than {cfg['min_general_prompts']}")
+    # The model's domain: the purpose of the policy's prompts, else the one with more of its own
+    # (card, elicited) prompts in use, else general. An SQL helper's every request is a code request.
+    n_used = {k: len(splits[k].search) + len(splits[k].holdout) if k in splits else 0 for k in ("general", "code")}
+    declared = [s.purpose for s in sources if s.kind == "policy" and s.purpose in n_used]
+    own = {k: sum(used[s.name] for s in sources if s.kind in ("card", "elicited") and s.purpose == k) for k in n_used}
+    main = declared[0] if declared else ("code" if own["code"] > own["general"] else "general")
+    if main != "general":
+        reasons_info.append(f"the model's domain is {main} requests: {n_used[main]} competent, {n_used['general']} general")
+    comp = comp_report.get(main, {})
+    if n_used[main] < int(cfg["min_general_prompts"]):
+        reasons.append(f"{main}: {n_used[main]} competent prompts, fewer than {cfg['min_general_prompts']}")
+    used_score = comp.get("used", {}).get("score")
+    if used_score is not None and used_score < cfg["set_min_competence"]:
+        reasons.append(f"{main}: mean competence {used_score} on the used prompts is below {cfg['set_min_competence']}")
+    if comp.get("used", {}).get("stock_share", 0) > COLLAPSE_SHARE:
+        reasons.append(f"{main}: the model gives one stock answer to most used prompts ({comp.get('stock_answer')!r})")
+    elif comp.get("collapse") and n_used[main] < int(cfg["min_general_prompts"]):
+        reasons.append(f"{main}: the model gives one stock answer to most candidate prompts ({comp.get('stock_answer')!r})")
+    comp_report["overall"] = _summary(all_rows, cfg["min_competence"])
     if "general" not in splits:
-        # The checks still run (on the generic battery, unfiltered), and the set is reported unreachable.
+        # The checks still run (on the generic battery, unfiltered); `reasons` says what the set lacks.
         splits["general"] = PromptSplit("general", list(battery.prompts["search"]), list(battery.prompts["holdout"]), system)
         reasons_info.append("general: too few competent prompts to split; the checks used the generic battery unfiltered")
-    used_score = general.get("used", {}).get("score")
-    if used_score is not None and used_score < cfg["set_min_competence"]:
-        reasons.append(f"general: mean competence {used_score} on the used prompts is below {cfg['set_min_competence']}")
-    if general.get("used", {}).get("stock_share", 0) > COLLAPSE_SHARE:
-        reasons.append(f"general: the model gives one stock answer to most used prompts ({general.get('stock_answer')!r})")
-    elif general.get("collapse") and n_general < int(cfg["min_general_prompts"]):
-        reasons.append(f"general: the model gives one stock answer to most candidate prompts ({general.get('stock_answer')!r})")
-    comp_report["overall"] = _summary(all_rows, cfg["min_competence"])
 
     source_report = []
     for s in sources:
