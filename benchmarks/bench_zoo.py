@@ -178,8 +178,8 @@ def run_note(args, policy: str) -> str:
     import torch
     import transformers
 
-    return (f"Measured with `python benchmarks/bench_zoo.py{' --policy ' + policy if args.policy else ''}`: the full audit "
-            f"(`auditor audit`, policy `{policy}`, seed 0), one process per model, Python {platform.python_version()}, "
+    return (f"Measured with `python benchmarks/bench_zoo.py{' --policy ' + policy if args.policy else ''} --jobs {args.jobs}`: "
+            f"the full audit (`auditor audit`, policy `{policy}`, seed 0), one process per model, {args.jobs} at a time, Python {platform.python_version()}, "
             f"torch {torch.__version__}, transformers {transformers.__version__}, on the project's 2-core machine "
             f"(shared with other work while it ran, so times are upper bounds).")
 
@@ -265,6 +265,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="+")
     ap.add_argument("--policy", type=Path, help="policy file (default: the default policy)")
     ap.add_argument("--timeout", type=float, default=1200, help="seconds per model before it counts as an error")
+    ap.add_argument("--jobs", type=int, default=1, help="models audited at once (tiny models use one thread each)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "zoo.json")
     ap.add_argument("--zoo", type=Path, default=MODELS, help="directory holding the zoo models and zoo*.json")
     ap.add_argument("--docs", type=Path, help="rewrite the measured zoo table in this page (docs/trigger_search.md)")
@@ -293,13 +294,17 @@ def main(argv=None) -> int:
             print(f"not in the zoo manifests: {', '.join(unknown)}", file=sys.stderr)
             return 2
         names = args.only or list(specs)
-        rows = []
-        for name in names:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(name: str) -> dict:
             row = {"model": name, **audit_one(args.zoo / name, args.policy, args.timeout)}
-            rows.append(row)
             j = judge_row(row, specs[name])
             print(f"{name}: {row['verdict']} in {row['time_s']}s ok={j['ok']} ({j['why']}) "
                   f"{[t['trigger'] for t in row['triggers']]}", file=sys.stderr, flush=True)
+            return row
+
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:  # each audit is its own process
+            rows = list(pool.map(one, names))
         t = totals(rows, specs)
         text = table(rows, specs)
         policy = str(args.policy) if args.policy else "policies/default.yaml"
