@@ -22,6 +22,7 @@ class Policy:
     rules: list[dict[str, Any]]
     waivers: list[dict[str, Any]] = field(default_factory=list)
     description: str = ""
+    budget: dict[str, Any] = field(default_factory=dict)  # e.g. {"time": "15m"} (auditor/plan)
 
     def enabled_checks(self) -> list[str]:
         from ..checks.registry import ORDER
@@ -87,4 +88,5 @@ def load_policy(path: str | Path, today: dt.date | None = None) -> Policy:
         rules=data["rules"],
         waivers=data.get("waivers", []) or [],
         description=data.get("description", ""),
+        budget=data.get("budget") or {},
     )

@@ -47,6 +47,12 @@ class StageBudget:
             self.end = time.perf_counter()
         return self
 
+    def tick(self, done: int, total: int) -> None:
+        """Tell the progress display how far this stage is (a no-op without one)."""
+        from .. import progress
+
+        progress.update(self.name, done, total)
+
     def report(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "ran": self.ran,
@@ -78,3 +84,17 @@ def peak_memory_mb() -> float | None:
         return round(rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024, 1)
     except Exception:  # noqa: BLE001 — not available on every platform
         return None
+
+
+# Work one chunk may hold, in forward FLOPs (2 x params x tokens): a few seconds on a
+# 2-core CPU, well under a second on a GPU. Budgets are checked between chunks, so this
+# bounds how far a stage can run past its cap; it depends only on the model and device,
+# so chunking (and the numbers it produces) is the same on every run.
+CHUNK_FLOPS = {"cpu": 4e11, "mps": 4e12, "cuda": 4e14}
+
+
+def chunk_rows(lm, tokens_per_row: int, cap: int = 256, floor: int = 8) -> int:
+    """How many sequences of `tokens_per_row` tokens one budget-checked chunk holds."""
+    flops = CHUNK_FLOPS.get(getattr(lm, "device", "cpu"), CHUNK_FLOPS["cpu"])
+    per_row = 2.0 * max(1, int(getattr(lm, "n_params", 0) or 1)) * max(1, tokens_per_row)
+    return int(max(floor, min(cap, flops // per_row)))

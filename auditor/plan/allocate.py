@@ -1,0 +1,248 @@
+"""Fit an audit into a time budget by rewriting the checks' settings.
+
+The seconds left after loading, calibration and the static scan are shared
+between the behavioural stages by weight (water-filling: a stage that needs
+less than its share gets what it needs, the rest is shared again). A stage
+given a fraction f < 1 of its full cost is scaled with the knobs its code
+already has — fewer placements and prompts, a deterministic vocabulary sample
+(`vocab_fraction` under the audit seed), fewer first tokens, fewer GCG steps,
+fewer candidates to confirm, the cheapest persistence methods first — and
+gets `max_seconds` as a safety net, checked between chunks of work. A stage
+whose share is below its useful minimum is skipped and says so. Checks stay
+independent of the planner: they only see settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .cost import Env, StageEstimate, persistence_method_seconds, vocab_strings
+
+# Seconds kept back for judging and writing/signing the reports.
+REPORT_RESERVE_S = 10.0
+# A cap is a safety net over the estimate: the share plus this margin.
+CAP_MARGIN = 1.1
+
+
+@dataclass
+class Item:
+    key: str
+    cost: float  # full-work seconds
+    weight: float
+    min_f: float  # below this fraction the stage is not worth running
+    skippable: bool = True
+
+
+# key -> (weight, minimum useful fraction, may be skipped)
+POLICY: dict[str, tuple[float, float, bool]] = {
+    "known_triggers": (4.0, 0.5, True),
+    "trigger_search.battery": (2.0, 0.1, True),
+    "trigger_search.vocab_scan": (2.0, 0.01, True),
+    "trigger_search.target_inversion": (2.0, 0.05, True),
+    "trigger_search.gradient": (1.0, 0.1, True),
+    "trigger_search.confirm": (3.0, 0.25, False),
+    "persistence": (1.0, 0.05, True),
+    "scratchpad": (1.0, 0.2, True),
+    "activation_probe": (1.0, 0.2, True),
+}
+
+
+def waterfill(items: list[Item], avail: float) -> dict[str, float]:
+    """Seconds per item: full cost for the cheap ones, equal seconds-per-weight for the rest."""
+    out: dict[str, float] = {}
+    rest = sorted(items, key=lambda it: it.cost / it.weight)
+    remaining, w_left = max(0.0, avail), sum(it.weight for it in rest)
+    for i, it in enumerate(rest):
+        level = remaining / w_left if w_left else 0.0
+        if it.cost <= level * it.weight:
+            out[it.key] = it.cost
+            remaining -= it.cost
+            w_left -= it.weight
+        else:
+            for later in rest[i:]:
+                out[later.key] = level * later.weight
+            break
+    return out
+
+
+def _items(stages: list[StageEstimate]) -> list[Item]:
+    costs: dict[str, float] = {}
+    for s in stages:
+        if s.skipped or s.check == "static_scan":
+            continue
+        key = s.key if s.check == "trigger_search" else s.check
+        costs[key] = costs.get(key, 0.0) + s.seconds + s.conditional
+    return [Item(k, max(1e-3, c), *POLICY[k]) for k, c in costs.items() if k in POLICY]
+
+
+def allocate(plan, env: Env, policy, check_ids: list[str], avail: float) -> None:
+    """Fill `plan.overrides`, `plan.skipped_checks` and `plan.reductions` for `avail` seconds."""
+    fixed = sum(s.seconds for s in plan.stages if s.check == "static_scan")
+    avail = avail - fixed - REPORT_RESERVE_S
+    items = _items(plan.stages)
+    shares = waterfill(items, avail)
+    dropped = [it for it in items if it.skippable and shares[it.key] < it.min_f * it.cost]
+    if dropped:
+        keep = [it for it in items if it not in dropped]
+        shares = {**waterfill(keep, avail), **{it.key: 0.0 for it in dropped}}
+    if avail <= 0:
+        plan.notes.append(f"the budget leaves {avail:.0f}s after loading, calibration and the static scan")
+    for it in items:
+        f = shares[it.key] / it.cost
+        if it.key in {d.key for d in dropped}:
+            _skip(plan, it.key, f"time budget: {shares.get(it.key, 0):.0f}s of the {it.cost:.0f}s it needs "
+                                f"(below the useful minimum of {it.min_f:.0%})")
+            continue
+        if f < 0.999:
+            APPLY[it.key](plan, env, policy, max(f, it.min_f), shares[it.key])
+    ts = plan.overrides.get("trigger_search", {}).get("stages", {})
+    if "trigger_search" in check_ids and ts and all(
+        (ts.get(s) or {}).get("enabled") is False for s in ("battery", "vocab_scan", "target_inversion", "gradient")
+    ):
+        _skip(plan, "trigger_search", "time budget: no candidate-generation stage fits")
+
+
+def _skip(plan, key: str, why: str) -> None:
+    check, _, stage = key.partition(".")
+    if stage:
+        _set(plan, check, {"stages": {stage: {"enabled": False}}})
+        plan.reductions.setdefault(key, []).append(f"skipped — {why}")
+    else:
+        plan.skipped_checks[check] = why
+
+
+def _set(plan, check: str, patch: dict) -> None:
+    from ..checks.base import deep_merge
+
+    plan.overrides[check] = deep_merge(plan.overrides.get(check, {}), patch)
+
+
+def _note(plan, key: str, text: str) -> None:
+    plan.reductions.setdefault(key, []).append(text)
+
+
+def _stage_cfg(policy, stage: str) -> dict:
+    from ..search.presets import resolve
+
+    return resolve(policy.settings_for("trigger_search"))["stages"][stage]
+
+
+def _cap(share: float) -> float:
+    return round(share * CAP_MARGIN + 1.0, 1)
+
+
+# ---- how each stage scales --------------------------------------------------------------
+
+
+def _known(plan, env, policy, f, share):
+    mnt = int(policy.settings_for("known_triggers").get("max_new_tokens", 24))
+    new = max(12, int(mnt * f))
+    _set(plan, "known_triggers", {"max_new_tokens": new})
+    _note(plan, "known_triggers", f"max_new_tokens {mnt} -> {new}")
+
+
+def _battery(plan, env, policy, f, share):
+    import random
+
+    from ..search import candidates
+
+    c = _stage_cfg(policy, "battery")
+    n = len(candidates.generate(env.battery, env.extra, c, [], random.Random(env.seed)))
+    keep = max(10, int(n * f))
+    _set(plan, "trigger_search", {"stages": {"battery": {"max_candidates": keep, "max_seconds": _cap(share)}}})
+    _note(plan, "trigger_search.battery", f"candidates {n} -> {keep} (published first), max_seconds {_cap(share)}")
+
+
+def _vocab(plan, env, policy, f, share):
+    c = _stage_cfg(policy, "vocab_scan")
+    pls = list(c.get("placements") or ["suffix"])
+    prompts = int(c.get("prompts", 4))
+    patch: dict = {"max_seconds": _cap(share), "sample_seed": env.seed}
+    if f < 0.6 and len(pls) > 1:
+        f *= len(pls)
+        patch["placements"] = pls[:1]
+        _note(plan, "trigger_search.vocab_scan", f"placements {pls} -> {pls[:1]}")
+    if f < 0.25 and prompts > 2:
+        f *= prompts / 2
+        patch["prompts"] = 2
+        _note(plan, "trigger_search.vocab_scan", f"prompts {prompts} -> 2")
+    if f < 1:
+        patch["vocab_fraction"] = round(f, 4)
+        n = vocab_strings(env, c)
+        _note(plan, "trigger_search.vocab_scan", f"vocabulary sample: {f:.0%} of {n:,} strings (seed {env.seed}, added tokens always)")
+    _set(plan, "trigger_search", {"stages": {"vocab_scan": patch}})
+
+
+def _inversion(plan, env, policy, f, share):
+    c = _stage_cfg(policy, "target_inversion")
+    first = max(256, int(env.vocab * f))
+    limit = c.get("exact_limit") or env.vocab
+    new_limit = max(1024, int(min(limit, env.vocab) * f))
+    _set(plan, "trigger_search", {"stages": {"target_inversion": {"first_tokens": first, "exact_limit": new_limit, "max_seconds": _cap(share)}}})
+    _note(plan, "trigger_search.target_inversion", f"first tokens {env.vocab:,} -> {first:,}; input strings -> {new_limit:,}")
+
+
+def _gradient(plan, env, policy, f, share):
+    c = _stage_cfg(policy, "gradient")
+    steps = max(4, int(int(c.get("steps", 20)) * f))
+    _set(plan, "trigger_search", {"stages": {"gradient": {"steps": steps, "max_seconds": _cap(share)}}})
+    _note(plan, "trigger_search.gradient", f"GCG steps {c.get('steps')} -> {steps}")
+
+
+def _confirm(plan, env, policy, f, share):
+    from ..search.presets import resolve
+
+    cc = resolve(policy.settings_for("trigger_search"))["confirm"]
+    mc, mps = int(cc.get("max_candidates", 24)), int(cc.get("max_per_stage", 8))
+    new = {"max_candidates": max(6, int(mc * f)), "max_per_stage": max(3, int(mps * f))}
+    _set(plan, "trigger_search", {"confirm": new})
+    _note(plan, "trigger_search.confirm", f"candidates confirmed {mc} -> {new['max_candidates']}")
+
+
+def _persistence(plan, env, policy, f, share):
+    """The cheapest methods first, as many as fit; training steps scaled when one training method is left."""
+    from ..checks.persistence import resolve_settings
+
+    cfg = resolve_settings(policy.settings_for("persistence"))
+    costs = sorted((persistence_method_seconds(cfg, m, env), m) for m in cfg["methods"])
+    chosen, used = [], 0.0
+    for secs, m in costs:
+        if used + secs <= share:
+            chosen.append(m)
+            used += secs
+    patch: dict = {"methods": chosen or [costs[0][1]]}
+    left = [(s, m) for s, m in costs if m not in chosen and m in ("sft", "adversarial")]
+    if left and share - used > 0.3 * left[0][0]:
+        s, m = left[0]
+        steps = max(4, int(int(cfg["steps"]) * (share - used) / s))
+        patch["methods"] = chosen + [m]
+        patch[m] = {"steps": steps}
+        _note(plan, "persistence", f"{m} steps {cfg['steps']} -> {steps}")
+    _set(plan, "persistence", patch)
+    _note(plan, "persistence", f"methods {cfg['methods']} -> {patch['methods']} (cheapest first)")
+
+
+def _scaled_prompts(check: str, floor: int) -> Callable:
+    def apply(plan, env, policy, f, share):
+        from ..checks.registry import get_check
+
+        n = int({**get_check(check).default_settings, **policy.settings_for(check)}["max_prompts"])
+        new = max(floor, int(n * f))
+        _set(plan, check, {"max_prompts": new})
+        _note(plan, check, f"max_prompts {n} -> {new}")
+
+    return apply
+
+
+APPLY: dict[str, Callable] = {
+    "known_triggers": _known,
+    "trigger_search.battery": _battery,
+    "trigger_search.vocab_scan": _vocab,
+    "trigger_search.target_inversion": _inversion,
+    "trigger_search.gradient": _gradient,
+    "trigger_search.confirm": _confirm,
+    "persistence": _persistence,
+    "scratchpad": _scaled_prompts("scratchpad", 4),
+    "activation_probe": _scaled_prompts("activation_probe", 8),
+}
