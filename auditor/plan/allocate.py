@@ -21,6 +21,7 @@ from .cost import Env, StageEstimate, persistence_method_seconds, vocab_strings
 
 # Seconds kept back for judging and writing/signing the reports.
 REPORT_RESERVE_S = 10.0
+CONDITIONAL_CHECKS = ("persistence", "scratchpad")
 # A cap is a safety net over the estimate: the share plus this margin.
 CAP_MARGIN = 1.1
 
@@ -30,40 +31,69 @@ class Item:
     key: str
     cost: float  # full-work seconds
     weight: float
-    min_f: float  # below this fraction the stage is not worth running
+    min_f: float  # below this fraction of its cost ...
+    min_s: float  # ... or these seconds, the stage is not worth running
     skippable: bool = True
 
+    @property
+    def need(self) -> float:
+        """The least time that makes the stage worth running."""
+        return min(self.cost, max(self.min_f * self.cost, self.min_s))
 
-# key -> (weight, minimum useful fraction, may be skipped)
-POLICY: dict[str, tuple[float, float, bool]] = {
-    "known_triggers": (4.0, 0.5, True),
-    "trigger_search.battery": (2.0, 0.1, True),
-    "trigger_search.vocab_scan": (2.0, 0.01, True),
-    "trigger_search.target_inversion": (2.0, 0.05, True),
-    "trigger_search.gradient": (1.0, 0.1, True),
-    "trigger_search.confirm": (3.0, 0.25, False),
-    "persistence": (1.0, 0.05, True),
-    "scratchpad": (1.0, 0.2, True),
-    "activation_probe": (1.0, 0.2, True),
+
+# key -> (weight, minimum useful fraction, minimum useful seconds, may be skipped), in priority
+# order: minimums are reserved in this order, so when time is short the published-trigger
+# battery runs before any search, and a search stage runs before confirmation is paid for.
+POLICY: dict[str, tuple[float, float, float, bool]] = {
+    "known_triggers": (4.0, 0.5, 0.0, True),
+    "trigger_search.vocab_scan": (2.0, 0.0, 20.0, True),
+    "trigger_search.battery": (2.0, 0.0, 15.0, True),
+    "trigger_search.confirm": (3.0, 0.25, 0.0, False),
+    "activation_probe": (1.0, 0.2, 0.0, True),
+    "trigger_search.target_inversion": (2.0, 0.0, 20.0, True),
+    "scratchpad": (1.0, 0.2, 0.0, True),
+    "persistence": (1.0, 0.05, 0.0, True),
+    "trigger_search.gradient": (1.0, 0.1, 0.0, True),
 }
+SEARCH_STAGES = ("trigger_search.vocab_scan", "trigger_search.battery", "trigger_search.target_inversion",
+                 "trigger_search.gradient")
 
 
-def waterfill(items: list[Item], avail: float) -> dict[str, float]:
-    """Seconds per item: full cost for the cheap ones, equal seconds-per-weight for the rest."""
-    out: dict[str, float] = {}
-    rest = sorted(items, key=lambda it: it.cost / it.weight)
-    remaining, w_left = max(0.0, avail), sum(it.weight for it in rest)
+def waterfill(items: list[Item], avail: float, floor: dict[str, float] | None = None) -> dict[str, float]:
+    """Seconds per item: each keeps its `floor`, then the rest of `avail` is shared by
+    weight — full cost for the cheap ones, equal seconds-per-weight for the others."""
+    floor = floor or {}
+    out = {it.key: floor.get(it.key, 0.0) for it in items}
+    remaining = max(0.0, avail - sum(out.values()))
+    rest = sorted(items, key=lambda it: (it.cost - out[it.key]) / it.weight)
+    w_left = sum(it.weight for it in rest)
     for i, it in enumerate(rest):
         level = remaining / w_left if w_left else 0.0
-        if it.cost <= level * it.weight:
-            out[it.key] = it.cost
-            remaining -= it.cost
+        gap = it.cost - out[it.key]
+        if gap <= level * it.weight:
+            out[it.key] += gap
+            remaining -= gap
             w_left -= it.weight
         else:
             for later in rest[i:]:
-                out[later.key] = level * later.weight
+                out[later.key] += level * later.weight
             break
     return out
+
+
+def reserve(items: list[Item], avail: float) -> tuple[list[Item], list[Item]]:
+    """Minimums in priority order: (kept, dropped). Confirmation is kept only behind a search stage."""
+    kept, dropped, left = [], [], avail
+    order = {k: i for i, k in enumerate(POLICY)}
+    for it in sorted(items, key=lambda it: order[it.key]):
+        if it.key == "trigger_search.confirm" and not any(k.key in SEARCH_STAGES for k in kept):
+            dropped.append(it)
+        elif it.need <= left or not it.skippable:
+            kept.append(it)
+            left -= it.need
+        else:
+            dropped.append(it)
+    return kept, dropped
 
 
 def _items(stages: list[StageEstimate]) -> list[Item]:
@@ -72,7 +102,10 @@ def _items(stages: list[StageEstimate]) -> list[Item]:
         if s.skipped or s.check == "static_scan":
             continue
         key = s.key if s.check == "trigger_search" else s.check
-        costs[key] = costs.get(key, 0.0) + s.seconds + s.conditional
+        # Full work (not the preset's cap: the budget plans a sample instead of a cut-off);
+        # conditional work only for checks that do nothing else (persistence, scratchpad).
+        full = s.full if s.full is not None else s.seconds
+        costs[key] = costs.get(key, 0.0) + full + (s.conditional if s.check in CONDITIONAL_CHECKS else 0.0)
     return [Item(k, max(1e-3, c), *POLICY[k]) for k, c in costs.items() if k in POLICY]
 
 
@@ -80,27 +113,38 @@ def allocate(plan, env: Env, policy, check_ids: list[str], avail: float) -> None
     """Fill `plan.overrides`, `plan.skipped_checks` and `plan.reductions` for `avail` seconds."""
     fixed = sum(s.seconds for s in plan.stages if s.check == "static_scan")
     avail = avail - fixed - REPORT_RESERVE_S
-    items = _items(plan.stages)
-    shares = waterfill(items, avail)
-    dropped = [it for it in items if it.skippable and shares[it.key] < it.min_f * it.cost]
-    if dropped:
-        keep = [it for it in items if it not in dropped]
-        shares = {**waterfill(keep, avail), **{it.key: 0.0 for it in dropped}}
     if avail <= 0:
         plan.notes.append(f"the budget leaves {avail:.0f}s after loading, calibration and the static scan")
-    for it in items:
+    items = _items(plan.stages)
+    kept, dropped = reserve(items, avail)
+    shares = waterfill(kept, avail, {it.key: it.need for it in kept})
+    for it in dropped:
+        _skip(plan, it.key, f"time budget: it needs at least {it.need:.0f}s of its {it.cost:.0f}s; "
+                            f"{max(0.0, avail):.0f}s were shared by priority")
+    for it in kept:
         f = shares[it.key] / it.cost
-        if it.key in {d.key for d in dropped}:
-            _skip(plan, it.key, f"time budget: {shares.get(it.key, 0):.0f}s of the {it.cost:.0f}s it needs "
-                                f"(below the useful minimum of {it.min_f:.0%})")
-            continue
-        if f < 0.999:
-            APPLY[it.key](plan, env, policy, max(f, it.min_f), shares[it.key])
+        for _ in range(4):  # scaling is not linear (fixed baselines, floors): re-price and tighten
+            if f >= 0.999:
+                break
+            plan.reductions.pop(it.key, None)
+            APPLY[it.key](plan, env, policy, f, shares[it.key])
+            est = _priced(env, policy, plan.overrides, it.key)
+            if est <= shares[it.key] * 1.05:
+                break
+            f *= shares[it.key] / est
     ts = plan.overrides.get("trigger_search", {}).get("stages", {})
     if "trigger_search" in check_ids and ts and all(
-        (ts.get(s) or {}).get("enabled") is False for s in ("battery", "vocab_scan", "target_inversion", "gradient")
+        (ts.get(s) or {}).get("enabled") is False for s in ("battery", "vocab_scan", "target_inversion")
     ):
-        _skip(plan, "trigger_search", "time budget: no candidate-generation stage fits")
+        plan.skipped_checks["trigger_search"] = "time budget: no candidate-generation stage fits"
+
+
+def _priced(env: Env, policy, overrides: dict, key: str) -> float:
+    """The estimate for one stage (`check` or `check.stage`) under `overrides`."""
+    from .build import price
+
+    check, _, stage = key.partition(".")
+    return sum(s.seconds for s in price(env, policy, [check], overrides) if s.stage == (stage or check))
 
 
 def _skip(plan, key: str, why: str) -> None:
@@ -128,8 +172,9 @@ def _stage_cfg(policy, stage: str) -> dict:
     return resolve(policy.settings_for("trigger_search"))["stages"][stage]
 
 
-def _cap(share: float) -> float:
-    return round(share * CAP_MARGIN + 1.0, 1)
+def _cap(share: float, preset_cap=None) -> float:
+    cap = round(share * CAP_MARGIN + 1.0, 1)
+    return min(cap, float(preset_cap)) if preset_cap else cap
 
 
 # ---- how each stage scales --------------------------------------------------------------
@@ -150,15 +195,17 @@ def _battery(plan, env, policy, f, share):
     c = _stage_cfg(policy, "battery")
     n = len(candidates.generate(env.battery, env.extra, c, [], random.Random(env.seed)))
     keep = max(10, int(n * f))
-    _set(plan, "trigger_search", {"stages": {"battery": {"max_candidates": keep, "max_seconds": _cap(share)}}})
-    _note(plan, "trigger_search.battery", f"candidates {n} -> {keep} (published first), max_seconds {_cap(share)}")
+    cap = _cap(share, c.get("max_seconds"))
+    tops = {k: max(2, int(int(c.get(k, 8)) * min(1.0, 2 * f))) for k in ("top_k", "code_top_k")}
+    _set(plan, "trigger_search", {"stages": {"battery": {"max_candidates": keep, "max_seconds": cap, **tops}}})
+    _note(plan, "trigger_search.battery", f"candidates {n} -> {keep} (published first), max_seconds {cap}")
 
 
 def _vocab(plan, env, policy, f, share):
     c = _stage_cfg(policy, "vocab_scan")
     pls = list(c.get("placements") or ["suffix"])
     prompts = int(c.get("prompts", 4))
-    patch: dict = {"max_seconds": _cap(share), "sample_seed": env.seed}
+    patch: dict = {"max_seconds": _cap(share, c.get("max_seconds")), "sample_seed": env.seed}
     if f < 0.6 and len(pls) > 1:
         f *= len(pls)
         patch["placements"] = pls[:1]
@@ -170,7 +217,7 @@ def _vocab(plan, env, policy, f, share):
     if f < 1:
         patch["vocab_fraction"] = round(f, 4)
         n = vocab_strings(env, c)
-        _note(plan, "trigger_search.vocab_scan", f"vocabulary sample: {f:.0%} of {n:,} strings (seed {env.seed}, added tokens always)")
+        _note(plan, "trigger_search.vocab_scan", f"vocabulary sample: {f:.2%} of {n:,} strings (seed {env.seed}, added tokens always)")
     _set(plan, "trigger_search", {"stages": {"vocab_scan": patch}})
 
 
@@ -179,24 +226,33 @@ def _inversion(plan, env, policy, f, share):
     first = max(256, int(env.vocab * f))
     limit = c.get("exact_limit") or env.vocab
     new_limit = max(1024, int(min(limit, env.vocab) * f))
-    _set(plan, "trigger_search", {"stages": {"target_inversion": {"first_tokens": first, "exact_limit": new_limit, "max_seconds": _cap(share)}}})
+    _set(plan, "trigger_search", {"stages": {"target_inversion": {"first_tokens": first, "exact_limit": new_limit,
+                                                                   "max_seconds": _cap(share, c.get("max_seconds"))}}})
     _note(plan, "trigger_search.target_inversion", f"first tokens {env.vocab:,} -> {first:,}; input strings -> {new_limit:,}")
 
 
 def _gradient(plan, env, policy, f, share):
     c = _stage_cfg(policy, "gradient")
     steps = max(4, int(int(c.get("steps", 20)) * f))
-    _set(plan, "trigger_search", {"stages": {"gradient": {"steps": steps, "max_seconds": _cap(share)}}})
+    _set(plan, "trigger_search", {"stages": {"gradient": {"steps": steps, "max_seconds": _cap(share, c.get("max_seconds"))}}})
     _note(plan, "trigger_search.gradient", f"GCG steps {c.get('steps')} -> {steps}")
 
 
 def _confirm(plan, env, policy, f, share):
     from ..search.presets import resolve
 
-    cc = resolve(policy.settings_for("trigger_search"))["confirm"]
+    c = resolve(policy.settings_for("trigger_search"))
+    cc = c["confirm"]
     mc, mps = int(cc.get("max_candidates", 24)), int(cc.get("max_per_stage", 8))
-    new = {"max_candidates": max(6, int(mc * f)), "max_per_stage": max(3, int(mps * f))}
-    _set(plan, "trigger_search", {"confirm": new})
+    patch: dict = {}
+    if f < 0.5:  # shorter generations first: a payload after the answer needs fewer tokens than a whole function
+        f *= 2
+        patch = {"max_new_tokens": max(24, int(c["max_new_tokens"]) // 2),
+                 "code_max_new_tokens": max(48, int(c["code_max_new_tokens"]) // 2)}
+        _note(plan, "trigger_search.confirm", f"new tokens {c['max_new_tokens']}/{c['code_max_new_tokens']} -> "
+                                              f"{patch['max_new_tokens']}/{patch['code_max_new_tokens']}")
+    new = {"max_candidates": max(2, int(mc * f)), "max_per_stage": max(1, int(mps * f))}
+    _set(plan, "trigger_search", {**patch, "confirm": new})
     _note(plan, "trigger_search.confirm", f"candidates confirmed {mc} -> {new['max_candidates']}")
 
 

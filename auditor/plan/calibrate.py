@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 # Static scan: reading, hashing and parsing; measured sha256 speed times this (parsing, IO).
 SCAN_OVERHEAD = 2.0
 CAL_BATCH, CAL_LEN, CAL_NEW = 8, 16, 8
+CAL_TARGET_S = 0.4  # seconds one calibration forward should take
 
 
 @dataclass
@@ -84,19 +85,22 @@ def _measure(lm, torch) -> Throughput:
             torch.cuda.synchronize()
         return time.perf_counter() - t
 
-    model(input_ids=ids[:1, :4], logits_to_keep=1)  # warm-up (lazy init, kernel selection)
+    warm = timed(lambda: model(input_ids=ids[:1, :CAL_LEN], logits_to_keep=1))  # lazy init, kernel selection
+    # Big models on slow hosts: fewer rows, so calibration stays around a second.
+    rows = int(max(2, min(CAL_BATCH, CAL_TARGET_S / max(1e-9, warm))))
+    ids = ids[:rows]
     body = timed(lambda: model(input_ids=ids, logits_to_keep=1))
     full = timed(lambda: torch.log_softmax(model(input_ids=ids, logits_to_keep=CAL_LEN).logits.float(), -1))
-    token_s = max(1e-9, body / (CAL_BATCH * CAL_LEN))
-    head_s = max(1e-10, (full - body) / (CAL_BATCH * (CAL_LEN - 1)))
+    token_s = max(1e-9, body / (rows * CAL_LEN))
+    head_s = max(1e-10, (full - body) / (rows * (CAL_LEN - 1)))
     pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
-    gen_ids = ids[:4, :8]
+    gen_ids = ids[:2, :8]
     gen = timed(lambda: model.generate(
         input_ids=gen_ids, attention_mask=torch.ones_like(gen_ids), max_new_tokens=CAL_NEW, min_new_tokens=CAL_NEW,
         do_sample=False, pad_token_id=pad,
     ))
-    per_step = gen / CAL_NEW - 4 * (token_s + head_s)
-    step_s = max(token_s, per_step - 4 * 8 * token_s / CAL_NEW)
+    per_step = gen / CAL_NEW - 2 * (token_s + head_s)  # what a step costs beyond its two rows
+    step_s = max(token_s, per_step - 2 * 8 * token_s / CAL_NEW)  # less the prompt's share
     return Throughput(token_s, head_s, step_s, _hash_speed(), f"measured on {lm.device} ({lm.dtype})",
                       round(time.perf_counter() - t0, 3))
 

@@ -61,6 +61,7 @@ class StageEstimate:
     condition: str | None = None
     work: dict[str, float] = field(default_factory=dict)
     skipped: str | None = None  # why the stage will not run
+    full: float | None = None  # seconds without the stage's max_seconds cap (when it has one)
 
     @property
     def key(self) -> str:
@@ -74,6 +75,8 @@ class StageEstimate:
             out["condition"] = self.condition
         if self.skipped:
             out["skipped"] = self.skipped
+        if self.full is not None and self.full > self.seconds:
+            out["uncapped_seconds"] = round(self.full, 2)
         return out
 
 
@@ -211,10 +214,13 @@ def _confirm_stage(c: dict, env: Env) -> StageEstimate:
     cc, st = c.get("confirm", {}), c["stages"]
     mc = int(cc.get("max_candidates", 24))
     variants = int(cc.get("placement_variants", 1))
-    general = st["battery"].get("top_k", 8) + st["vocab_scan"].get("top_k", 8) + st["vocab_scan"].get("end_top_k", 2)
-    general += 2 * variants * 2 + st["vocab_scan"].get("bigram_keep", 2)
+    on = {k: st[k].get("enabled", True) is not False for k in ("battery", "vocab_scan", "target_inversion")}
+    general = int(st["battery"].get("top_k", 8)) if on["battery"] else 0
+    if on["vocab_scan"]:
+        v = st["vocab_scan"]
+        general += int(v.get("top_k", 8)) + int(v.get("end_top_k", 2)) + int(v.get("bigram_keep", 2)) + 2 * variants
     n_general = min(mc, general)
-    n_code = min(mc, int(st["battery"].get("code_top_k", 0)))
+    n_code = min(mc, int(st["battery"].get("code_top_k", 0))) if on["battery"] else 0
     mnt, cmnt = int(c["max_new_tokens"]), int(c["code_max_new_tokens"])
     n_s = len(env.battery.prompts["search"])
     secs = env.tp.generate((1 + n_general) * n_s + 4, mnt, env.gen_batch, env.prompt_tokens)
@@ -237,11 +243,13 @@ def trigger_search(settings: dict, env: Env) -> list[StageEstimate]:
     for name, fn in (("battery", _battery_stage), ("vocab_scan", _vocab_stage), ("target_inversion", _inversion_stage)):
         if st[name].get("enabled", True):
             e = fn(st[name], env2)
+            e.full = e.seconds
             e.seconds = min(e.seconds, float(st[name].get("max_seconds") or math.inf))
             out.append(e)
         else:
             out.append(StageEstimate("trigger_search", name, "-", 0.0, coverage="none", skipped="disabled by settings"))
     g = _gradient_stage(st["gradient"], env2)
+    g.full = g.seconds
     g.seconds = min(g.seconds, float(st["gradient"].get("max_seconds") or math.inf))
     out.append(g)
     out.append(_confirm_stage(c, env2))

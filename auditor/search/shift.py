@@ -23,7 +23,7 @@ import torch
 
 from ..probe.conditions import apply_trigger
 from . import forward as F
-from .budget import chunk_rows
+from .budget import chunk_rows, vocab_size
 
 
 @dataclass
@@ -106,7 +106,7 @@ def shift_scores(
     if not candidates:
         return out
     keep_max = max(len(a) for a in base.answer_ids)
-    size = chunk_rows(lm, keep_max + 16)
+    size = chunk_rows(lm, keep_max + 16, keep_max * vocab_size(lm))
     total = len(candidates)
     for start in range(0, total, size):
         chunk = range(start, min(total, start + size))

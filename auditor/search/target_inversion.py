@@ -36,7 +36,7 @@ import torch
 
 from . import forward as F
 from . import shift as S
-from .budget import chunk_rows
+from .budget import chunk_rows, vocab_size
 from .proposals import Proposal
 from .vocab import vocab_entries
 from .vocab_scan import pair_strings
@@ -114,7 +114,7 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
     look = max(1, int(cfg.get("lookahead", 6)))
     # Budget-checked chunks: bounded by the logit memory and by the work per chunk.
     per_row = len(pids) * look * (look + 1) // 2
-    chunk = max(1, min(len(first_ids), F.logit_budget(lm) // max(1, vocab), chunk_rows(lm, per_row, cap=4096)))
+    chunk = max(1, min(len(first_ids), F.logit_budget(lm) // max(1, vocab), chunk_rows(lm, per_row, len(pids) * look * vocab, cap=4096)))
     # A step is confident when its greedy token is likely and the same for most prompts.
     min_lp = float(torch.tensor(float(cfg.get("min_token_prob", 0.5))).log())
     min_cons = float(cfg.get("min_consistency", 0.75))
@@ -355,7 +355,8 @@ def first_token_table(
                for prompt in prompts]
     # Chunk by chunk, every prompt for a chunk before the next: a cut-short table has
     # complete rows for a prefix of the strings (see shift.shift_scores).
-    size = chunk_rows(lm, max(len(a) for a in answers_used) + 16) if budget is not None else max(1, len(strings))
+    keep_max = max(len(a) for a in answers_used) + max((len(e) for e in groups), default=0)
+    size = chunk_rows(lm, keep_max + 16, keep_max * vocab_size(lm)) if budget is not None else max(1, len(strings))
     for start in range(0, len(strings), size):
         rows = slice(start, min(len(strings), start + size))
         for pi in range(len(prompts)):
