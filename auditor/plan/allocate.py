@@ -34,11 +34,14 @@ class Item:
     min_f: float  # below this fraction of its cost ...
     min_s: float  # ... or these seconds, the stage is not worth running
     skippable: bool = True
+    floor: float | None = None  # priced at its smallest settings (fixed costs do not scale)
+    limit: float | None = None  # the policy's own cap (max_seconds): more time than this is not used
 
     @property
     def need(self) -> float:
         """The least time that makes the stage worth running."""
-        return min(self.cost, max(self.min_f * self.cost, self.min_s))
+        least = self.floor if self.floor is not None else self.min_f * self.cost
+        return min(self.cost, max(least, self.min_s))
 
 
 # key -> (weight, minimum useful fraction, minimum useful seconds, may be skipped), in priority
@@ -48,7 +51,7 @@ POLICY: dict[str, tuple[float, float, float, bool]] = {
     "known_triggers": (4.0, 0.5, 0.0, True),
     "trigger_search.vocab_scan": (2.0, 0.0, 20.0, True),
     "trigger_search.battery": (2.0, 0.0, 15.0, True),
-    "trigger_search.confirm": (3.0, 0.25, 0.0, False),
+    "trigger_search.confirm": (3.0, 0.01, 0.0, False),
     "activation_probe": (1.0, 0.2, 0.0, True),
     "trigger_search.target_inversion": (2.0, 0.0, 20.0, True),
     "scratchpad": (1.0, 0.2, 0.0, True),
@@ -65,11 +68,12 @@ def waterfill(items: list[Item], avail: float, floor: dict[str, float] | None = 
     floor = floor or {}
     out = {it.key: floor.get(it.key, 0.0) for it in items}
     remaining = max(0.0, avail - sum(out.values()))
-    rest = sorted(items, key=lambda it: (it.cost - out[it.key]) / it.weight)
+    top = {it.key: min(it.cost, it.limit) if it.limit else it.cost for it in items}
+    rest = sorted(items, key=lambda it: (top[it.key] - out[it.key]) / it.weight)
     w_left = sum(it.weight for it in rest)
     for i, it in enumerate(rest):
         level = remaining / w_left if w_left else 0.0
-        gap = it.cost - out[it.key]
+        gap = max(0.0, top[it.key] - out[it.key])
         if gap <= level * it.weight:
             out[it.key] += gap
             remaining -= gap
@@ -98,6 +102,7 @@ def reserve(items: list[Item], avail: float) -> tuple[list[Item], list[Item]]:
 
 def _items(stages: list[StageEstimate]) -> list[Item]:
     costs: dict[str, float] = {}
+    limits: dict[str, float] = {}
     for s in stages:
         if s.skipped or s.check == "static_scan":
             continue
@@ -106,7 +111,9 @@ def _items(stages: list[StageEstimate]) -> list[Item]:
         # conditional work only for checks that do nothing else (persistence, scratchpad).
         full = s.full if s.full is not None else s.seconds
         costs[key] = costs.get(key, 0.0) + full + (s.conditional if s.check in CONDITIONAL_CHECKS else 0.0)
-    return [Item(k, max(1e-3, c), *POLICY[k]) for k, c in costs.items() if k in POLICY]
+        if s.full is not None and s.full > s.seconds:
+            limits[key] = s.seconds
+    return [Item(k, max(1e-3, c), *POLICY[k], limit=limits.get(k)) for k, c in costs.items() if k in POLICY]
 
 
 def allocate(plan, env: Env, policy, check_ids: list[str], avail: float) -> None:
@@ -116,6 +123,11 @@ def allocate(plan, env: Env, policy, check_ids: list[str], avail: float) -> None
     if avail <= 0:
         plan.notes.append(f"the budget leaves {avail:.0f}s after loading, calibration and the static scan")
     items = _items(plan.stages)
+    for it in items:  # what the stage costs at its smallest useful settings
+        if it.min_f > 0:
+            scratch = type(plan)([], plan.throughput, {})
+            APPLY[it.key](scratch, env, policy, it.min_f, it.min_f * it.cost)
+            it.floor = _priced(env, policy, scratch.overrides, it.key)
     kept, dropped = reserve(items, avail)
     shares = waterfill(kept, avail, {it.key: it.need for it in kept})
     for it in dropped:
@@ -273,7 +285,7 @@ def _persistence(plan, env, policy, f, share):
         s, m = left[0]
         steps = max(4, int(int(cfg["steps"]) * (share - used) / s))
         patch["methods"] = chosen + [m]
-        patch[m] = {"steps": steps}
+        patch[m] = {"steps": steps, "max_seconds": _cap(share - used)}
         _note(plan, "persistence", f"{m} steps {cfg['steps']} -> {steps}")
     _set(plan, "persistence", patch)
     _note(plan, "persistence", f"methods {cfg['methods']} -> {patch['methods']} (cheapest first)")

@@ -6,8 +6,9 @@ import re
 
 from ..errors import AuditorError
 
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s)?", re.IGNORECASE)
-_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, None: 1.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([hms])", re.IGNORECASE)
+_WHOLE = re.compile(r"(?:\s*\d+(?:\.\d+)?\s*[hms])+\s*", re.IGNORECASE)
+_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0}
 
 
 def parse_duration(value) -> float:
@@ -15,18 +16,13 @@ def parse_duration(value) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
     else:
-        text = str(value).strip().replace(" ", "")
-        pos, seconds = 0, 0.0
-        while pos < len(text):
-            m = _PART.match(text, pos)
-            if not m or m.end() == pos:
-                raise AuditorError(f"time budget {value!r}: expected e.g. 90s, 15m, 1h30m")
-            if m.group(2) is None and m.end() != len(text):
-                raise AuditorError(f"time budget {value!r}: a bare number must be the last part (seconds)")
-            seconds += float(m.group(1)) * _UNIT[m.group(2).lower() if m.group(2) else None]
-            pos = m.end()
-        if not text:
-            raise AuditorError("time budget is empty: expected e.g. 90s, 15m, 1h30m")
+        text = str(value).strip()
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            seconds = float(text)
+        elif _WHOLE.fullmatch(text):
+            seconds = sum(float(n) * _UNIT[u.lower()] for n, u in _PART.findall(text))
+        else:
+            raise AuditorError(f"time budget {value!r}: expected seconds or e.g. 90s, 15m, 1h30m")
     if seconds <= 0:
         raise AuditorError(f"time budget {value!r} must be positive")
     return seconds
