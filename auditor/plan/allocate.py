@@ -14,6 +14,7 @@ independent of the planner: they only see settings.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -49,11 +50,11 @@ class Item:
 # battery runs before any search, and a search stage runs before confirmation is paid for.
 POLICY: dict[str, tuple[float, float, float, bool]] = {
     "known_triggers": (4.0, 0.5, 0.0, True),
-    "trigger_search.vocab_scan": (2.0, 0.0, 20.0, True),
-    "trigger_search.battery": (2.0, 0.0, 15.0, True),
+    "trigger_search.vocab_scan": (2.0, 0.0, 10.0, True),
+    "trigger_search.battery": (2.0, 0.0, 10.0, True),
     "trigger_search.confirm": (3.0, 0.01, 0.0, False),
     "activation_probe": (1.0, 0.2, 0.0, True),
-    "trigger_search.target_inversion": (2.0, 0.0, 20.0, True),
+    "trigger_search.target_inversion": (2.0, 0.0, 15.0, True),
     "scratchpad": (1.0, 0.2, 0.0, True),
     "persistence": (1.0, 0.05, 0.0, True),
     "trigger_search.gradient": (1.0, 0.1, 0.0, True),
@@ -123,11 +124,10 @@ def allocate(plan, env: Env, policy, check_ids: list[str], avail: float) -> None
     if avail <= 0:
         plan.notes.append(f"the budget leaves {avail:.0f}s after loading, calibration and the static scan")
     items = _items(plan.stages)
-    for it in items:  # what the stage costs at its smallest useful settings
-        if it.min_f > 0:
-            scratch = type(plan)([], plan.throughput, {})
-            APPLY[it.key](scratch, env, policy, it.min_f, it.min_f * it.cost)
-            it.floor = _priced(env, policy, scratch.overrides, it.key)
+    for it in items:  # what the stage costs at its smallest settings (baselines, prefill: work no cap interrupts)
+        scratch = type(plan)([], plan.throughput, {})
+        APPLY[it.key](scratch, env, policy, max(it.min_f, 1e-4), max(it.min_f, 1e-4) * it.cost)
+        it.floor = _priced(env, policy, scratch.overrides, it.key)
     kept, dropped = reserve(items, avail)
     shares = waterfill(kept, avail, {it.key: it.need for it in kept})
     for it in dropped:
@@ -156,7 +156,9 @@ def _priced(env: Env, policy, overrides: dict, key: str) -> float:
     from .build import price
 
     check, _, stage = key.partition(".")
-    return sum(s.seconds for s in price(env, policy, [check], overrides) if s.stage == (stage or check))
+    # Uncapped: a stage planned to fit its share needs no cut-off (the cap stays a safety net).
+    return sum(s.full if s.full is not None else s.seconds
+               for s in price(env, policy, [check], overrides) if s.stage == (stage or check))
 
 
 def _skip(plan, key: str, why: str) -> None:
@@ -226,6 +228,11 @@ def _vocab(plan, env, policy, f, share):
         f *= prompts / 2
         patch["prompts"] = 2
         _note(plan, "trigger_search.vocab_scan", f"prompts {prompts} -> 2")
+    bt = int(c.get("bigram_top", 0))
+    if bt > 1 and f < 0.25:  # pairs of the strongest strings: bigram_top^2 sequences per prompt
+        new_bt = int(bt * math.sqrt(f / 0.25))
+        patch["bigram_top"] = new_bt if new_bt > 1 else 0
+        _note(plan, "trigger_search.vocab_scan", f"pairs of the top {bt} -> {patch['bigram_top']}")
     if f < 1:
         patch["vocab_fraction"] = round(f, 4)
         n = vocab_strings(env, c)

@@ -135,8 +135,10 @@ def _battery_stage(c: dict, env: Env) -> StageEstimate:
         fwd += seqs * tail
         seqs_all += seqs
     n_gen = len(gens)
+    n_all = len(candidates.generate(env.battery, env.extra, {**c, "max_candidates": None}, [], random.Random(env.seed)))
+    cov = "full" if n_gen >= n_all else f"{n_gen} of {n_all} candidates (published first)"
     return StageEstimate("trigger_search", "battery", f"{_n(n_gen)} candidates x placements x {n_p} prompts = {_n(seqs_all)} sequences",
-                         secs, work={"sequences": seqs_all, "forward_tokens": fwd})
+                         secs, coverage=cov, work={"sequences": seqs_all, "forward_tokens": fwd})
 
 
 def vocab_strings(env: Env, c: dict) -> int:
