@@ -5,7 +5,7 @@
     python benchmarks/bench_scale.py --shapes smollm2-135m --presets standard --time-budget 10m
     python benchmarks/bench_scale.py --shapes smollm2-135m --vocab 32000 --presets quick --time-budget 5m
     python benchmarks/bench_scale.py --predict-only                    # 7B / 70B on 1 and 8 H100-class GPUs
-    ... --docs docs/scale.md                                           # rewrite the measured blocks
+    python benchmarks/bench_scale.py --tables-only --docs docs/scale.md  # tables from the last results
 
 Models are randomly initialised with real shapes (SmolLM2-135M, Qwen2.5-0.5B, and
 vocabulary variants of the 135M shape), built on the fly into a temporary folder with a
@@ -235,6 +235,7 @@ def main() -> None:
     ap.add_argument("--time-budget", default=None)
     ap.add_argument("--plan-only", action="store_true")
     ap.add_argument("--predict-only", action="store_true")
+    ap.add_argument("--tables-only", action="store_true", help="rewrite the tables from the results file, run nothing")
     ap.add_argument("--append", action="store_true", help="add to the rows already in the results file")
     ap.add_argument("--docs", type=Path, default=None)
     ap.add_argument("--threads", default=None,
@@ -246,8 +247,8 @@ def main() -> None:
         for block in ("scale-measured", "scale-plans", "scale-predicted"):
             require_block(args.docs, block)
     old = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {"runs": []}
-    runs = list(old.get("runs", [])) if (args.append or args.predict_only) else []
-    if not args.predict_only:
+    runs = list(old.get("runs", [])) if (args.append or args.predict_only or args.tables_only) else []
+    if not (args.predict_only or args.tables_only):
         with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
             for shape in args.shapes:
                 for vocab in args.vocab:
