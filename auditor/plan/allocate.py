@@ -90,14 +90,22 @@ def reserve(items: list[Item], avail: float) -> tuple[list[Item], list[Item]]:
     """Minimums in priority order: (kept, dropped). Confirmation is kept only behind a search stage."""
     kept, dropped, left = [], [], avail
     order = {k: i for i, k in enumerate(POLICY)}
+    confirm = next((it for it in items if it.key == "trigger_search.confirm"), None)
     for it in sorted(items, key=lambda it: order[it.key]):
-        if it.key == "trigger_search.confirm" and not any(k.key in SEARCH_STAGES for k in kept):
-            dropped.append(it)
-        elif it.need <= left or not it.skippable:
+        if it is confirm:
+            continue
+        # The first search stage also pays for confirming what it proposes.
+        extra = confirm.need if confirm is not None and it.key in SEARCH_STAGES and confirm not in kept else 0.0
+        if it.need + extra <= left or not it.skippable:
             kept.append(it)
             left -= it.need
+            if extra:
+                kept.append(confirm)
+                left -= extra
         else:
             dropped.append(it)
+    if confirm is not None and confirm not in kept:
+        dropped.append(confirm)
     return kept, dropped
 
 
