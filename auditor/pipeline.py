@@ -103,6 +103,18 @@ def _plan_for(req: AuditRequest, ctx, policy, check_ids, t0: float):
     return plan, None
 
 
+def _keep_to_budget(plan, policy, done: list[CheckResult], remaining: list[str], seconds_left: float) -> None:
+    """Between checks: when the audit runs behind its plan, fit what is left into the time left."""
+    from .plan.build import replan
+
+    est = sum(plan.seconds_for(r.id) for r in done)
+    actual = sum(r.duration_s for r in done)
+    slowdown = min(4.0, max(1.0, actual / est)) if est > 1.0 else 1.0
+    ahead = sum(plan.seconds_for(c) for c in remaining) * slowdown
+    if ahead > seconds_left * 1.05:
+        replan(plan, policy, remaining, seconds_left, slowdown)
+
+
 def run_audit(req: AuditRequest) -> tuple[dict[str, Any], Judgement]:
     t0 = time.perf_counter()
     started = _now()
@@ -110,8 +122,10 @@ def run_audit(req: AuditRequest) -> tuple[dict[str, Any], Judgement]:
     plan, plan_error = _plan_for(req, ctx, policy, check_ids, t0)
     peaks: dict[str, float | None] = {}
     results: list[CheckResult] = []
-    for cid in check_ids:
+    for i, cid in enumerate(check_ids):
         check = get_check(cid)
+        if plan is not None and plan.budget_seconds is not None and results:
+            _keep_to_budget(plan, policy, results, check_ids[i:], plan.budget_seconds - (time.perf_counter() - t0))
         if req.on_progress:
             req.on_progress(cid, None)
         if check.needs_weights and model.is_file:

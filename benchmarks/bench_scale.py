@@ -61,13 +61,14 @@ def _policy(preset: str, tmp: Path) -> Path:
 THREADS: str | None = None  # torch intra-op threads for the audited subprocess (--threads)
 
 
-def _cli(args: list[str], timeout: float) -> tuple[subprocess.CompletedProcess, float]:
+def _cli(args: list[str], timeout: float, live: bool = False) -> tuple[subprocess.CompletedProcess, float]:
+    """Run the CLI; with `live`, its stderr (the per-check progress lines) goes to ours."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if THREADS:
         env["OMP_NUM_THREADS"] = THREADS
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=ROOT)
+    proc = subprocess.run([sys.executable, "-m", "auditor", *args], stdout=subprocess.PIPE,
+                          stderr=None if live else subprocess.PIPE, text=True, env=env, timeout=timeout, cwd=ROOT)
     return proc, time.perf_counter() - t
 
 
@@ -92,10 +93,10 @@ def audit_of(model: Path, policy: Path, budget: str | None, out: Path) -> dict:
     if budget:
         args += ["--time-budget", budget]
     load0 = _load()
-    proc, wall = _cli(args, 7200)
+    proc, wall = _cli(args, 7200, live=True)
     report_path = out / "report.json"
     if not report_path.is_file():
-        raise SystemExit(f"audit wrote no report ({proc.returncode}): {proc.stderr[-3000:]}")
+        raise SystemExit(f"audit wrote no report ({proc.returncode})")
     report = json.loads(report_path.read_text(encoding="utf-8"))
     coverage = {c["id"]: (c.get("details") or {}).get("coverage") for c in report["checks"]}
     return {"exit_code": proc.returncode, "wall_s": round(wall, 1), "verdict": report["verdict"],

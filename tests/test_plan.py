@@ -106,7 +106,7 @@ def _fixed_plan(budget: float):
     env = Env(134_515_008, 49152, 45.0, "cpu", 8, 540_000_000, tp, load_battery("builtin"), load_extra(), 0)
     policy = load_policy(default_policy_path())
     ids = policy.enabled_checks()
-    plan = Plan(price(env, policy, ids), tp, {}, budget_seconds=budget)
+    plan = Plan(price(env, policy, ids), tp, {}, budget_seconds=budget, env=env)
     allocate(plan, env, policy, ids, budget)
     plan.stages = price(env, policy, [c for c in ids if c not in plan.skipped_checks], plan.overrides)
     return plan
@@ -132,3 +132,19 @@ def test_a_check_whose_floor_does_not_fit_is_skipped_with_its_numbers():
     why = p.skipped_checks["known_triggers"]
     assert why.startswith("time budget: it needs at least") and "s of its" in why
     assert "trigger_search" not in p.skipped_checks  # a small search still fits
+
+
+def test_running_behind_replans_the_remaining_checks():
+    from auditor.plan.build import replan
+    from auditor.policy import load_policy
+    from auditor.settings import default_policy_path
+
+    p = _fixed_plan(1200)
+    before = p.overrides["trigger_search"]["stages"]["vocab_scan"].get("vocab_fraction")
+    rest = ["trigger_search", "persistence", "scratchpad", "activation_probe"]
+    replan(p, load_policy(default_policy_path()), rest, seconds_left=150, slowdown=2.0)
+    assert p.notes[-1].startswith("re-planned trigger_search") and "2.00x" in p.notes[-1]
+    assert "known_triggers" in p.overrides  # checks already run keep their settings
+    after = p.overrides.get("trigger_search", {}).get("stages", {}).get("vocab_scan", {})
+    assert "trigger_search" in p.skipped_checks or after.get("enabled") is False or after["vocab_fraction"] < before
+    assert sum(s.seconds for s in p.stages if s.check in rest) <= 150 * 1.05

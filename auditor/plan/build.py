@@ -29,6 +29,10 @@ class Plan:
     skipped_checks: dict[str, str] = field(default_factory=dict)  # check -> why the budget leaves it out
     reductions: dict[str, list[str]] = field(default_factory=dict)  # stage key -> what the budget cut
     notes: list[str] = field(default_factory=list)
+    env: Any = None  # the priced environment, kept to re-plan the remaining checks
+
+    def seconds_for(self, check: str) -> float:
+        return sum(s.seconds for s in self.stages if s.check == check)
 
     def total(self) -> float:
         return self.load_seconds + self.throughput.seconds + sum(s.seconds for s in self.stages)
@@ -113,7 +117,7 @@ def build_plan(ctx, policy, check_ids: list[str], budget_seconds: float | None =
 
     notes: list[str] = []
     env, model, load_s = make_env(ctx, policy, check_ids, notes)
-    plan = Plan(price(env, policy, check_ids), env.tp, model, load_s, notes=notes)
+    plan = Plan(price(env, policy, check_ids), env.tp, model, load_s, notes=notes, env=env)
     if budget_seconds is not None:
         plan.budget_seconds = budget_seconds
         allocate(plan, env, policy, check_ids, budget_seconds - spent - load_s - env.tp.seconds)
@@ -130,3 +134,35 @@ def plan_cap(overrides: dict, s: StageEstimate) -> float | None:
     if s.check == "trigger_search":
         return (overrides.get("trigger_search", {}).get("stages", {}).get(s.stage) or {}).get("max_seconds")
     return None
+
+
+def replan(plan: Plan, policy, remaining: list[str], seconds_left: float, slowdown: float) -> None:
+    """Fit the checks still to run into the time left, on a machine running `slowdown`
+    times slower than calibrated (a shared host gets busier; a stage without a chunk loop
+    overran). Their overrides, skips and reductions are replaced; the plan's stages are re-priced."""
+    from dataclasses import replace
+
+    from .allocate import allocate
+
+    tp = replace(plan.throughput, token_s=plan.throughput.token_s * slowdown, head_s=plan.throughput.head_s * slowdown,
+                 step_s=plan.throughput.step_s * slowdown)
+    env = replace(plan.env, tp=tp)
+    part = Plan(price(env, policy, remaining), tp, plan.model, env=env)
+    allocate(part, env, policy, remaining, seconds_left)
+    for c in remaining:
+        plan.overrides.pop(c, None)
+        plan.skipped_checks.pop(c, None)
+    plan.reductions = {k: v for k, v in plan.reductions.items() if k.partition(".")[0] not in remaining}
+    plan.overrides.update(part.overrides)
+    plan.skipped_checks.update(part.skipped_checks)
+    plan.reductions.update(part.reductions)
+    done = [s for s in plan.stages if s.check not in remaining]
+    kept = [c for c in remaining if c not in plan.skipped_checks]
+    plan.stages = done + price(env, policy, kept, plan.overrides)
+    plan.stages += [StageEstimate(c, c, "-", 0.0, coverage="none", skipped=plan.skipped_checks[c]) for c in remaining
+                    if c in plan.skipped_checks]
+    for st in plan.stages:
+        cap = plan_cap(plan.overrides, st)
+        if cap is not None and st.check in remaining:
+            st.seconds = min(st.seconds, cap)
+    plan.notes.append(f"re-planned {', '.join(remaining)}: {seconds_left:.0f}s left, running {slowdown:.2f}x the calibrated time")
