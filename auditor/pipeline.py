@@ -103,15 +103,20 @@ def _plan_for(req: AuditRequest, ctx, policy, check_ids, t0: float):
     return plan, None
 
 
-def _keep_to_budget(plan, policy, done: list[CheckResult], remaining: list[str], seconds_left: float) -> None:
-    """Between checks: when the audit runs behind its plan, fit what is left into the time left."""
+def _keep_to_budget(plan, policy, ctx, done: list[CheckResult], remaining: list[str], seconds_left: float) -> None:
+    """Between checks: when the audit runs behind its plan, or persistence now has confirmed
+    triggers to price, fit what is left into the time left."""
     from .plan.build import replan
 
     est = sum(plan.seconds_for(r.id) for r in done)
     actual = sum(r.duration_s for r in done)
     slowdown = min(4.0, max(1.0, actual / est)) if est > 1.0 else 1.0
     ahead = sum(plan.seconds_for(c) for c in remaining) * slowdown
-    if ahead > seconds_left * 1.05:
+    triggers = len(ctx.shared.get("triggers", []))
+    if plan.env is not None and "persistence" in remaining and triggers and plan.env.n_triggers != triggers:
+        plan.env.n_triggers = triggers
+        replan(plan, policy, remaining, seconds_left, slowdown)
+    elif ahead > seconds_left * 1.05:
         replan(plan, policy, remaining, seconds_left, slowdown)
 
 
@@ -125,7 +130,7 @@ def run_audit(req: AuditRequest) -> tuple[dict[str, Any], Judgement]:
     for i, cid in enumerate(check_ids):
         check = get_check(cid)
         if plan is not None and plan.budget_seconds is not None and results:
-            _keep_to_budget(plan, policy, results, check_ids[i:], plan.budget_seconds - (time.perf_counter() - t0))
+            _keep_to_budget(plan, policy, ctx, results, check_ids[i:], plan.budget_seconds - (time.perf_counter() - t0))
         if req.on_progress:
             req.on_progress(cid, None)
         if check.needs_weights and model.is_file:

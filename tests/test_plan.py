@@ -148,3 +148,15 @@ def test_running_behind_replans_the_remaining_checks():
     after = p.overrides.get("trigger_search", {}).get("stages", {}).get("vocab_scan", {})
     assert "trigger_search" in p.skipped_checks or after.get("enabled") is False or after["vocab_fraction"] < before
     assert sum(s.seconds for s in p.stages if s.check in rest) <= 150 * 1.05
+
+
+def test_persistence_is_priced_per_confirmed_trigger_once_known():
+    from dataclasses import replace
+
+    from auditor.plan.cost import persistence
+
+    env = _fixed_plan(1200).env
+    conditional = persistence({}, env)
+    assert all(s.seconds == 0 and s.conditional > 0 for s in conditional)
+    known = persistence({}, replace(env, n_triggers=4))
+    assert [s.seconds for s in known] == pytest.approx([4 * s.conditional for s in conditional])

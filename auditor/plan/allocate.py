@@ -288,7 +288,11 @@ def _persistence(plan, env, policy, f, share):
     from ..checks.persistence import resolve_settings
 
     cfg = resolve_settings(policy.settings_for("persistence"))
-    costs = sorted((persistence_method_seconds(cfg, m, env), m) for m in cfg["methods"])
+    if f < 1:
+        cfg = {**cfg, "n_eval_prompts": max(8, int(int(cfg["n_eval_prompts"]) * f)),
+               "n_helpfulness": max(8, int(int(cfg["n_helpfulness"]) * f)), "checkpoints": [0, 1.0], "strengths": [1.0]}
+    per = max(1, env.n_triggers or 1)
+    costs = sorted((persistence_method_seconds(cfg, m, env) * per, m) for m in cfg["methods"])
     chosen, used = [], 0.0
     for secs, m in costs:
         if used + secs <= share:
@@ -302,6 +306,10 @@ def _persistence(plan, env, policy, f, share):
         patch["methods"] = chosen + [m]
         patch[m] = {"steps": steps, "max_seconds": _cap(share - used)}
         _note(plan, "persistence", f"{m} steps {cfg['steps']} -> {steps}")
+    if f < 1:  # fewer evaluation generations at fewer points (none of them can be cut short)
+        patch.update({"n_eval_prompts": max(8, int(int(cfg["n_eval_prompts"]) * f)),
+                      "n_helpfulness": max(8, int(int(cfg["n_helpfulness"]) * f)), "checkpoints": [0, 1.0], "strengths": [1.0]})
+        _note(plan, "persistence", f"evaluation prompts {cfg['n_eval_prompts']} -> {patch['n_eval_prompts']}, checkpoints -> [0, 1.0]")
     _set(plan, "persistence", patch)
     _note(plan, "persistence", f"methods {cfg['methods']} -> {patch['methods']} (cheapest first)")
 

@@ -43,6 +43,7 @@ class Env:
     battery: Any = None
     extra: Any = None
     seed: int = 0
+    n_triggers: int | None = None  # confirmed triggers, once known (persistence is priced per trigger)
 
     def tail(self, placement: str, answer: int) -> float:
         """Tokens after the cached prefix when a candidate sits at `placement`."""
@@ -289,8 +290,12 @@ def persistence(settings: dict, env: Env) -> list[StageEstimate]:
         secs = persistence_method_seconds(cfg, m, env)
         units = f"{cfg.get(m, {}).get('steps', cfg['steps'])} training steps + evaluation" if m not in PERTURBATIONS else \
             f"{len(cfg['strengths'])} strengths x evaluation"
-        out.append(StageEstimate("persistence", m, units, 0.0, conditional=secs, condition="per confirmed trigger",
-                                 skipped="model above max_params" if too_big else None))
+        if env.n_triggers is None:
+            out.append(StageEstimate("persistence", m, units, 0.0, conditional=secs, condition="per confirmed trigger",
+                                     skipped="model above max_params" if too_big else None))
+        else:
+            out.append(StageEstimate("persistence", m, f"{env.n_triggers} triggers x {units}", secs * env.n_triggers,
+                                     skipped="model above max_params" if too_big else None))
     return out
 
 
