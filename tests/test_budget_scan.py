@@ -33,7 +33,7 @@ def splits():
 
 
 def test_vocab_scan_is_held_to_its_cap(lm32k, splits):
-    cap = 3.0
+    cap = 5.0  # well below one pass (minutes), above the baseline generation on a busy host
     cfg = {**PRESETS["quick"]["stages"]["vocab_scan"], "max_seconds": cap, "prompts": 3}
     budget = StageBudget("vocab_scan", cap)
     t0 = time.perf_counter()
@@ -45,7 +45,7 @@ def test_vocab_scan_is_held_to_its_cap(lm32k, splits):
     assert not cov["complete"] and cov["fraction"] < 0.5
     assert cov["summary"].startswith("vocabulary scan: ") and "32,000 tokens" in cov["summary"]
     # One chunk on this model is a fraction of a second; the whole pass would take minutes.
-    assert wall < cap + 4.0, wall
+    assert wall < cap + 5.0, wall
     assert budget.report()["truncated"] is True
 
 
