@@ -80,7 +80,8 @@ def coverage(vocab_size: int, n_entries: int, n_sampled: int, scores, cands, cfg
         "scored": scored,
         "fraction": round(frac, 4),
         "complete": scored == n_entries,
-        "summary": f"vocabulary scan: {frac:.0%} of {n_entries:,} token strings ({vocab_size:,} tokens)",
+        "summary": f"vocabulary scan: {frac:.0%} of {n_entries:,} token strings ({vocab_size:,} tokens)" if frac >= 0.01 or not scored
+        else f"vocabulary scan: {scored:,} of {n_entries:,} token strings ({frac:.2%}; {vocab_size:,} tokens)",
     }
 
 
