@@ -160,7 +160,7 @@ def _vocab_stage(c: dict, env: Env) -> StageEstimate:
     pairs = bt * (bt - 1) * 1.5 * n_p if bt > 1 else 0
     secs += _scan(env, pairs, env.tail(pls[0], ans) + 1, ans)
     secs += env.tp.generate(len(env.battery.prompts["search"]), max(ans, 48), env.gen_batch, env.prompt_tokens)
-    cov = "full" if frac >= 1 else f"{frac:.0%} sample"
+    cov = "full" if frac >= 1 else f"{frac:.0%} sample" if frac >= 0.01 else f"{frac:.2%} sample"
     if n_all < env.vocab:
         cov += f" of the first {_n(n_all)} ids"
     return StageEstimate("trigger_search", "vocab_scan",
