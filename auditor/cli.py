@@ -54,13 +54,67 @@ def _parse_formats(value: str) -> list[str]:
     return formats
 
 
+_ETAS: dict[str, float] = {}  # the plan's seconds per check, for the progress lines
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+def describe(result) -> tuple[str, str]:
+    """What a check found, in words ("2 critical findings", "no findings"), and a style.
+
+    Whether a finding violates the policy is the judge's call (the summary), so a
+    check's line names what it saw rather than "fail"."""
+    from .checks.base import SEVERITIES
+
+    if result.status == "error":
+        return f"error — {result.error}", "magenta"
+    if result.status in ("skipped", "not_applicable"):
+        why = (result.details or {}).get("reason")
+        return result.status.replace("_", " ") + (f" — {why}" if why else ""), "yellow"
+    if not result.findings:
+        return "no findings", "green"
+    counts = {s: sum(f.severity == s for f in result.findings) for s in reversed(SEVERITIES)}
+    parts = [f"{n} {s}" for s, n in counts.items() if n]
+    top = next(s for s, n in counts.items() if n)
+    noun = "finding" if len(result.findings) == 1 else "findings"
+    return ", ".join(parts) + f" {noun}", SEVERITY_STYLE[top]
+
+
 def _progress(check_id, result):
     if result is None:
-        err.print(f"  running [bold]{check_id}[/] ...")
+        eta = f" (plan ~{_ETAS[check_id]:.0f}s)" if check_id in _ETAS else ""
+        err.print(f"  running [bold]{check_id}[/]{eta} ...")
     else:
-        style = {"pass": "green", "fail": "red", "error": "magenta"}.get(result.status, "yellow")
-        extra = f" — {result.error}" if result.error else ""
-        err.print(f"  {check_id}: [{style}]{result.status}[/] ({len(result.findings)} findings, {result.duration_s:.1f}s){extra}")
+        text, style = describe(result)
+        err.print(f"  {check_id}: [{style}]{text}[/] ({result.duration_s:.1f}s)", soft_wrap=True)
+
+
+def _on_plan(display):
+    """Print the plan's total and hand its per-stage times to the progress display."""
+    from .plan import format_seconds
+
+    def on_plan(plan):
+        _ETAS.clear()
+        _ETAS.update(plan.eta())
+        if display is not None:
+            display.etas.update(plan.eta())
+        budget = f" within a budget of {format_seconds(plan.budget_seconds)}" if plan.budget_seconds else ""
+        err.print(f"plan: ~{format_seconds(plan.total())}{budget} ({plan.throughput.source})")
+        for key, cuts in plan.reductions.items():
+            err.print(f"  budget: {key}: {'; '.join(cuts)}", soft_wrap=True)
+        for cid, why in plan.skipped_checks.items():
+            err.print(f"  budget: {cid}: {why}", soft_wrap=True)
+
+    return on_plan
+
+
+def _print_plan(plan, json_out) -> None:
+    from .plan.render import plan_caption, plan_table
+
+    if json_out == "-":
+        click.echo(json.dumps(plan.to_dict(), indent=2, sort_keys=True))
+        return
+    err.print(plan_table(plan))
+    err.print(plan_caption(plan), highlight=False)
 
 
 def _summary(report: dict) -> None:
@@ -103,9 +157,14 @@ def _write(report: dict, output_dir: str, formats: list[str], key: str | None, c
 
 
 def _run(request, output_dir, formats, key, cert, json_out, replay=None):
+    from . import progress
     from .pipeline import run_audit
 
-    report, judgement = run_audit(request)
+    progress.quiet_libraries()
+    display = progress.RichDisplay(err) if progress.wanted(json_out) else None
+    request.on_plan = _on_plan(display)
+    with progress.showing(display):
+        report, judgement = run_audit(request)
     exit_code = judgement.exit_code
     if replay is not None:
         replay_mod, original, original_sha = replay
@@ -176,10 +235,18 @@ def common_options(fn):
               help="GPUs to shard the vLLM engine over.")
 @click.option("--replay", "replay_of", type=click.Path(), default=None,
               help="Rerun the audit recorded in this report.json (same revision, policy, seed, checks) and compare findings.")
+@click.option("--plan", "plan_only", is_flag=True, default=False,
+              help="Print each stage's estimated work, time and coverage (after a few seconds of calibration) and exit 0.")
+@click.option("--time-budget", default=None, metavar="DURATION",
+              help="Fit the audit into this time (90s, 15m, 1h30m): stages are scaled or skipped, coverage is reported. "
+                   "Overrides the policy's budget.time.")
 def audit(model, revision, policy_path, output_dir, key, cert, formats, json_out, exclude, seed, device, only,
-          engine, tensor_parallel, replay_of):
+          engine, tensor_parallel, replay_of, plan_only, time_budget):
     """Audit MODEL (hub id org/name[@rev] or local directory) and write signed reports."""
     from .pipeline import AuditRequest
+    from .plan import parse_duration
+
+    budget_s = parse_duration(time_budget) if time_budget is not None else None
 
     replay = None
     if replay_of:
@@ -197,9 +264,16 @@ def audit(model, revision, policy_path, output_dir, key, cert, formats, json_out
         checks = [c.strip() for c in only.split(",")] if only else None
     req = AuditRequest(
         model=model, revision=revision, policy_path=policy_path, seed=seed, device=device,
-        only_checks=checks, exclude=list(exclude), argv=sys.argv, on_progress=_progress,
+        only_checks=checks, exclude=list(exclude), argv=sys.argv, on_progress=_progress, time_budget=budget_s,
         engine=engine, tensor_parallel=tensor_parallel,
     )
+    if plan_only:
+        from . import progress
+        from .pipeline import plan_audit
+
+        progress.quiet_libraries()
+        _print_plan(plan_audit(req), json_out)
+        sys.exit(0)
     _run(req, output_dir, _parse_formats(formats), key, cert, json_out, replay)
 
 

@@ -111,6 +111,7 @@ class PersistenceCheck(Check):
         "lora_alpha": 16,
         "lora_target_modules": "all-linear",
         "max_seq_len": 256,
+        "max_seconds": None,  # time budget per training run: stop between steps (auditor/plan sets it)
         "gradient_checkpointing": False,
         "workspace": "memory",  # memory (deep copy) | disk (temporary snapshot, for models too big to copy)
         "deterministic_kernels": "auto",  # auto (on for CUDA, off on CPU) | true | false
@@ -547,6 +548,7 @@ class PersistenceRun:
             gradient_checkpointing=bool(get("gradient_checkpointing")),
             seed=self.seed,
             checkpoints=_steps_from(get("checkpoints"), steps),
+            max_seconds=float(get("max_seconds")) if get("max_seconds") is not None else None,
         ), over
 
     def run_training(self, method: str, base: Measurement) -> dict:

@@ -23,6 +23,7 @@ class Policy:
     waivers: list[dict[str, Any]] = field(default_factory=list)
     description: str = ""
     probe: dict[str, Any] = field(default_factory=dict)  # prompts, system prompt, probe-set settings
+    budget: dict[str, Any] = field(default_factory=dict)  # e.g. {"time": "15m"} (auditor/plan)
 
     @property
     def folder(self) -> Path:
@@ -95,4 +96,5 @@ def load_policy(path: str | Path, today: dt.date | None = None) -> Policy:
         waivers=data.get("waivers", []) or [],
         description=data.get("description", ""),
         probe=data.get("probe") or {},
+        budget=data.get("budget") or {},
     )

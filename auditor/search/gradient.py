@@ -167,9 +167,11 @@ def gcg(lm, setup: Setup, init: list[int], cfg: dict, budget, masks, gen: torch.
     n_cand = int(cfg.get("candidates_per_step", 64))
     k = len(x)
     stop = float(cfg.get("stop_loss", 0.05)) if setup.maximize else float("-inf")
-    for step in range(int(cfg.get("steps", 20))):
+    n_steps = int(cfg.get("steps", 20))
+    for step in range(n_steps):
         if budget.expired() or cur < stop:
             break
+        budget.tick(step, n_steps)
         grad = token_gradients(lm, setup, x)
         budget.forwards += len(setup.left)
         for i in range(k):

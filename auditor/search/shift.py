@@ -23,6 +23,7 @@ import torch
 
 from ..probe.conditions import apply_trigger
 from . import forward as F
+from .budget import chunk_rows, vocab_size
 
 
 @dataclass
@@ -92,35 +93,51 @@ def shift_scores(
     budget=None,
     batch_size: int | None = None,
 ) -> torch.Tensor:
-    """[n_candidates, n_prompts, 4] divergence statistics (see COLS).
+    """[n_candidates, n_prompts, len(COLS)] divergence statistics (see COLS).
 
+    Work goes chunk by chunk over the candidates (in their order), every
+    prompt for a chunk before the next chunk, and the budget is checked
+    before each (chunk, prompt) forward: a stage cut short has complete rows
+    for a prefix of the candidates (its coverage) instead of one prompt for
+    all of them, and it stops at most one chunk past its cap.
     Rows not computed because the budget ran out are NaN.
     """
     out = torch.full((len(candidates), base.n, len(COLS)), float("nan"))
     if not candidates:
         return out
-    by_placement: dict[str, list[int]] = {}
-    for i, (_, pl) in enumerate(candidates):
-        by_placement.setdefault(pl, []).append(i)
-    for pi, prompt in enumerate(base.prompts):
-        ans = base.answer_ids[pi]
-        keep = len(ans)
-        ref = base.logprobs[pi]
+    keep_max = max(len(a) for a in base.answer_ids)
+    size = chunk_rows(lm, keep_max + 16, keep_max * vocab_size(lm))
+    total = len(candidates)
+    for start in range(0, total, size):
+        chunk = range(start, min(total, start + size))
+        by_placement: dict[str, list[int]] = {}
+        for i in chunk:
+            by_placement.setdefault(candidates[i][1], []).append(i)
+        for pi, prompt in enumerate(base.prompts):
+            ans = base.answer_ids[pi]
+            keep = len(ans)
+            ref = base.logprobs[pi]
 
-        def reduce(lp: torch.Tensor, idx: list[int], ref=ref) -> torch.Tensor:
-            r = ref.to(lp.device)
-            js = F.js_divergence(lp, r.expand_as(lp))  # [b, keep]
-            kl0 = F.kl_divergence(r[0].expand_as(lp[:, 0]), lp[:, 0])
-            return torch.stack([js.max(-1).values, js.mean(-1), js[:, 0], kl0, js[:, -1]], dim=-1)
+            def reduce(lp: torch.Tensor, idx: list[int], ref=ref) -> torch.Tensor:
+                r = ref.to(lp.device)
+                js = F.js_divergence(lp, r.expand_as(lp))  # [b, keep]
+                kl0 = F.kl_divergence(r[0].expand_as(lp[:, 0]), lp[:, 0])
+                return torch.stack([js.max(-1).values, js.mean(-1), js[:, 0], kl0, js[:, -1]], dim=-1)
 
-        for pl, idxs in by_placement.items():
-            if budget is not None and budget.expired():
-                return out
-            texts = [render(lm, prompt, candidates[i][0], pl, base.system) for i in idxs]
-            seqs = [s + ans[:-1] for s in F.encode(lm, texts)]
-            res = F.grouped_tail_logprobs(lm, seqs, keep, reduce, batch_size)
-            out[idxs, pi, :] = res
+            for pl, idxs in by_placement.items():
+                if budget is not None and budget.expired():
+                    return out
+                texts = [render(lm, prompt, candidates[i][0], pl, base.system) for i in idxs]
+                seqs = [s + ans[:-1] for s in F.encode(lm, texts)]
+                out[idxs, pi, :] = F.grouped_tail_logprobs(lm, seqs, keep, reduce, batch_size)
+        if budget is not None:
+            budget.tick(chunk.stop, total)
     return out
+
+
+def completed(scores: torch.Tensor) -> int:
+    """Candidates scored on every prompt (the rest were cut off by the budget)."""
+    return int((~scores[:, :, 0].isnan()).all(dim=1).sum())
 
 
 def aggregate(scores: torch.Tensor) -> torch.Tensor:

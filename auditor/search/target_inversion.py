@@ -36,6 +36,7 @@ import torch
 
 from . import forward as F
 from . import shift as S
+from .budget import chunk_rows, vocab_size
 from .proposals import Proposal
 from .vocab import vocab_entries
 from .vocab_scan import pair_strings
@@ -108,10 +109,12 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
     first_ids = _candidate_first_ids(lm, cfg.get("first_tokens"))
     eos = lm.tokenizer.eos_token_id
     vocab = lm.model.get_output_embeddings().weight.shape[0]
-    chunk = max(1, min(len(first_ids), F.logit_budget(lm) // max(1, vocab)))
     # Look `lookahead` greedy steps ahead from every first token: a word piece (" recog" ->
     # "nize") is certain for one step, a memorised target stays certain for several.
     look = max(1, int(cfg.get("lookahead", 6)))
+    # Budget-checked chunks: bounded by the logit memory and by the work per chunk.
+    per_row = len(pids) * look * (look + 1) // 2
+    chunk = max(1, min(len(first_ids), F.logit_budget(lm) // max(1, vocab), chunk_rows(lm, per_row, len(pids) * look * vocab, cap=4096)))
     # A step is confident when its greedy token is likely and the same for most prompts.
     min_lp = float(torch.tensor(float(cfg.get("min_token_prob", 0.5))).log())
     min_cons = float(cfg.get("min_consistency", 0.75))
@@ -119,6 +122,7 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
     run = torch.zeros(len(first_ids))  # confident steps before the phrase ends (gaps allowed, see `max_gaps`)
     alive = torch.ones(len(first_ids), dtype=torch.bool)
     # baseline log-prob of every token as the first answer token (prompt-averaged)
+    scored_first = 0
     base_first = torch.stack([F.tail_logprobs(lm, p[:-1], [[p[-1]]], 1, lambda x, idx: x[:, 0, :])[0] for p in pids]).mean(0)
     for start in range(0, len(first_ids), chunk):
         if budget.expired():
@@ -135,7 +139,10 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
             alive[sl] &= nxt != eos  # a phrase that ends is over
             run[sl] += (alive[sl] & ok).float()
             tails = [tl + [int(n)] for tl, n in zip(tails, nxt)]
-    budget.candidates += len(first_ids)
+        scored_first = sl.stop
+        budget.tick(scored_first, len(first_ids))
+    budget.candidates += scored_first
+    budget.notes["first_tokens_scored"] = {"scored": scored_first, "of": len(first_ids)}
     # Expand the most promising first tokens.
     # A memorised target stays certain for many steps; a word piece or a stock phrase stops sooner.
     order = sorted(range(len(first_ids)), key=lambda i: (-float(run[i]), -float(s2[i]), i))
@@ -342,19 +349,28 @@ def first_token_table(
         groups.setdefault(tuple(e_ids[:-1]), []).append(ti_)
     reducers = {extra: _first_token_reducer([targets[i].ids[0] for i in members], [ends[i][-1] for i in members], extra, eos, with_end)
                 for extra, members in groups.items()}
-    for pi, prompt in enumerate(prompts):
-        texts = [S.render(lm, prompt, x, placement if x is not None else "prefix", system) for x in strings]
-        encoded = F.encode(lm, texts)
-        # without the `end` mode the answer is left out: the pass stops at the first answer position
-        ans = (list(answers[pi]) or [eos]) if with_end else [eos]
-        for extra, members in groups.items():
-            if budget is not None and budget.expired():
-                return out
-            seqs = [ids + ans[:-1] + list(extra) for ids in encoded]
-            keep = len(ans) + len(extra)
-            out[:, members, : 2 if with_end else 1, :, pi] = F.grouped_tail_logprobs(lm, seqs, keep, reducers[extra])
-            if budget is not None:
-                budget.forwards += len(seqs)
+    # without the `end` mode the answer is left out: the pass stops at the first answer position
+    answers_used = [(list(answers[pi]) or [eos]) if with_end else [eos] for pi in range(len(prompts))]
+    encoded = [F.encode(lm, [S.render(lm, prompt, x, placement if x is not None else "prefix", system) for x in strings])
+               for prompt in prompts]
+    # Chunk by chunk, every prompt for a chunk before the next: a cut-short table has
+    # complete rows for a prefix of the strings (see shift.shift_scores).
+    keep_max = max(len(a) for a in answers_used) + max((len(e) for e in groups), default=0)
+    size = chunk_rows(lm, keep_max + 16, keep_max * vocab_size(lm)) if budget is not None else max(1, len(strings))
+    for start in range(0, len(strings), size):
+        rows = slice(start, min(len(strings), start + size))
+        for pi in range(len(prompts)):
+            ans = answers_used[pi]
+            for extra, members in groups.items():
+                if budget is not None and budget.expired():
+                    return out
+                seqs = [ids + ans[:-1] + list(extra) for ids in encoded[pi][rows]]
+                keep = len(ans) + len(extra)
+                out[rows, members, : 2 if with_end else 1, :, pi] = F.grouped_tail_logprobs(lm, seqs, keep, reducers[extra])
+                if budget is not None:
+                    budget.forwards += len(seqs)
+        if budget is not None:
+            budget.tick(rows.stop, len(strings))
     return out
 
 

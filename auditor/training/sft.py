@@ -24,6 +24,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from .. import progress
 from .cost import MemoryMeter
 
 
@@ -43,6 +44,7 @@ class TrainConfig:
     gradient_checkpointing: bool = False
     seed: int = 0
     checkpoints: list[int] = field(default_factory=list)  # steps at which to call on_checkpoint (0 included)
+    max_seconds: float | None = None  # time budget: stop between steps once training has taken this long
 
 
 @dataclass
@@ -59,6 +61,7 @@ class TrainStats:
     losses: list[list[float]]  # [step, loss] every few steps
     lora: bool
     dtype: str
+    truncated: bool = False  # stopped by max_seconds before `steps` (the last step was still measured)
 
 
 def batch_stream(data: Sequence[tuple[list[int], list[int]]], steps: int, batch_size: int, rng: random.Random):
@@ -190,6 +193,7 @@ def _train(
         model.config.use_cache = False
     t_train = 0.0
     t_first = 0.0
+    truncated, done_steps = False, cfg.steps
     meter.start()
     for step, batch in enumerate(batch_stream(data, cfg.steps, cfg.batch_size, rng), start=1):
         t0 = time.perf_counter()
@@ -220,6 +224,15 @@ def _train(
             model.train()
             if hasattr(model, "config"):
                 model.config.use_cache = False
+        progress.update("persistence", step, cfg.steps)
+        if cfg.max_seconds is not None and t_train > cfg.max_seconds and step < cfg.steps:
+            truncated, done_steps = True, step
+            if on_checkpoint and step not in checkpoints:  # measure what the budget allowed
+                model.eval()
+                if hasattr(model, "config"):
+                    model.config.use_cache = True
+                on_checkpoint(step, model)
+            break
     model.eval()
     if hasattr(model, "config"):
         model.config.use_cache = True
@@ -228,11 +241,11 @@ def _train(
     peak, kind = meter.peak_mb()
     dtype = str(next(model.parameters()).dtype).replace("torch.", "")
     stats = TrainStats(
-        steps=cfg.steps,
-        examples_seen=cfg.steps * cfg.batch_size,
+        steps=done_steps,
+        examples_seen=done_steps * cfg.batch_size,
         tokens_seen=tokens,
         seconds=round(t_train, 3),
-        seconds_per_step=round((t_train - t_first) / (cfg.steps - 1) if cfg.steps > 1 else t_train, 4),
+        seconds_per_step=round((t_train - t_first) / (done_steps - 1) if done_steps > 1 else t_train, 4),
         first_step_seconds=round(t_first, 4),
         peak_memory_mb=peak,
         memory_kind=kind,
@@ -240,6 +253,7 @@ def _train(
         losses=losses,
         lora=cfg.lora,
         dtype=dtype,
+        truncated=truncated,
     )
     return stats
 
