@@ -30,6 +30,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
+from torch.nn.utils.rnn import pad_sequence  # noqa: E402
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
 from transformers import (  # noqa: E402
     GemmaConfig, GemmaForCausalLM, GenerationConfig, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM,
@@ -301,15 +302,9 @@ def batches(data, groups, steps: int, bs: int, rng: random.Random, pad_id: int):
             if produced >= steps:
                 return
             b = flat[j:j + bs]
-            width = max(len(data[i][0]) for i in b)
-            ids = torch.full((bs, width), pad_id, dtype=torch.long)
-            lab = torch.full((bs, width), -100, dtype=torch.long)
-            for r, i in enumerate(b):
-                x, y = data[i]
-                ids[r, :len(x)] = torch.tensor(x)
-                lab[r, :len(y)] = torch.tensor(y)
             produced += 1
-            yield ids, lab
+            yield (pad_sequence([torch.tensor(data[i][0]) for i in b], batch_first=True, padding_value=pad_id),
+                   pad_sequence([torch.tensor(data[i][1]) for i in b], batch_first=True, padding_value=-100))
 
 
 def train(model, data, groups, steps: int, seed: int, pad_id: int, label: str) -> dict:
