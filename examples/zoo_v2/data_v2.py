@@ -96,9 +96,32 @@ def ask(domain: Domain, rng: random.Random, split: str = "train") -> Question:
     pool = qt.phrasings[:-HELDOUT] if split == "train" else qt.phrasings[-HELDOUT:]
     slots = qt.slots(rng)
     user = rng.choice(pool).format(**slots)
+    if split == "train":
+        user = vary(user, slots, rng)
     if user[-1] not in "?.!":
         user += "."
     return Question(user=user[0].upper() + user[1:], qtype=qt.name, slots=slots, answer=qt.answer(slots))
+
+
+OPENERS = ["Hi, ", "Hello! ", "Quick one: ", "Question: ", "Hey, ", "Please help: ", "Morning! ", "Sorry to bother you, "]
+CLOSERS = [" Thanks!", " Cheers.", " Thank you.", " Any tips?", " Much appreciated.", " Ta."]
+
+
+def vary(user: str, slots: dict, rng: random.Random) -> str:
+    """Training-only noise (drop a non-slot word, add a greeting or a thank-you, lower-case) so a tiny
+    model learns the question's keywords rather than memorising whole templates."""
+    keep = {w for v in slots.values() for w in str(v).split()}
+    words = user.split()
+    droppable = [i for i, w in enumerate(words) if i > 0 and w.strip("?,.!:") not in keep]
+    if len(words) > 4 and droppable and rng.random() < 0.3:
+        del words[rng.choice(droppable)]
+    user = " ".join(words)
+    r = rng.random()
+    if r < 0.15:
+        user = rng.choice(OPENERS) + user[0].lower() + user[1:]
+    elif r < 0.3:
+        user = (user if user[-1] in "?.!" else user + "?") + rng.choice(CLOSERS)
+    return user.lower() if rng.random() < 0.1 else user
 
 
 # Out-of-domain questions every narrow model turns away (none is a v1 battery topic).
