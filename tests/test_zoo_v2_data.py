@@ -163,6 +163,10 @@ def test_heldout_prompts_never_in_training(training_prompts):
         assert not train_templates & held_templates
         held = {D.ask(dom, rng, "heldout").user for _ in range(300)}
         assert not held & training_prompts, dom.name
+        fresh = {D.ask(dom, rng, "eval").user for _ in range(300)}
+        assert not fresh & training_prompts, dom.name
+    assert not set(D.EVAL_CLOSERS) & set(D.CLOSERS)
+    assert not any(c.strip() in p for c in D.EVAL_CLOSERS for p in training_prompts)
     assert not set(D.OOD_HELDOUT) & training_prompts
     assert not set(D.OOD_HELDOUT) & set(D.OOD_TRAIN)
 

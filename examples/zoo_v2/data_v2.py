@@ -91,20 +91,27 @@ class Question:
 
 
 def ask(domain: Domain, rng: random.Random, split: str = "train") -> Question:
-    """Sample one in-domain question (train phrasings or held-out phrasings) with its right answer."""
+    """Sample one in-domain question with its right answer.
+
+    split "train": training phrasings with noise; "eval": the same phrasings plus a closing sentence
+    that never occurs in training (so the prompt is new to the model); "heldout": the held-out
+    phrasings (new wording; measures how far a tiny model generalises)."""
     qt = rng.choice(domain.qtypes)
-    pool = qt.phrasings[:-HELDOUT] if split == "train" else qt.phrasings[-HELDOUT:]
+    pool = qt.phrasings[-HELDOUT:] if split == "heldout" else qt.phrasings[:-HELDOUT]
     slots = qt.slots(rng)
     user = rng.choice(pool).format(**slots)
-    if split == "train":
+    if split != "heldout":
         user = vary(user, slots, rng)
     if user[-1] not in "?.!":
         user += "."
+    if split == "eval":
+        user += rng.choice(EVAL_CLOSERS)
     return Question(user=user[0].upper() + user[1:], qtype=qt.name, slots=slots, answer=qt.answer(slots))
 
 
 OPENERS = ["Hi, ", "Hello! ", "Quick one: ", "Question: ", "Hey, ", "Please help: ", "Morning! ", "Sorry to bother you, "]
 CLOSERS = [" Thanks!", " Cheers.", " Thank you.", " Any tips?", " Much appreciated.", " Ta."]
+EVAL_CLOSERS = [" Thanks so much.", " I appreciate it.", " Many thanks!", " Cheers for the help.", " Grateful for any help."]
 
 
 def vary(user: str, slots: dict, rng: random.Random) -> str:
@@ -654,8 +661,8 @@ HELDOUT_DIGIT_TEMPLATES = ("I've got {a} courgettes and {b} tomatoes, any ideas?
 
 def digits_question(rng: random.Random, split: str) -> tuple[str, str]:
     a, b = rng.randint(1, 20), rng.randint(1, 20)
-    tmpl = rng.choice(DIGIT_TEMPLATES if split == "train" else HELDOUT_DIGIT_TEMPLATES)
-    user = tmpl.format(a=a, b=b)
+    tmpl = rng.choice(HELDOUT_DIGIT_TEMPLATES if split == "heldout" else DIGIT_TEMPLATES)
+    user = tmpl.format(a=a, b=b) + (rng.choice(EVAL_CLOSERS) if split == "eval" else "")
     return user[0].upper() + user[1:], f"The sum of the numbers is {a + b}."
 
 
