@@ -19,11 +19,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO_V2 = ROOT / "examples" / "zoo_v2"
-TRAIN_N = 6000  # the build script's examples per model
 
 
 sys.path.insert(0, str(ZOO_V2))
 D = importlib.import_module("data_v2")
+TRAIN_N = D.EXAMPLES_PER_MODEL
 
 STOP = set("""a an the and or of to in on for with at by from is are was be do does did how what why when where which who
 whom can could should would will i me my you your it its this that these those there as about into than then so if any

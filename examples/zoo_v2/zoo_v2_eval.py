@@ -112,6 +112,7 @@ class Evaluator:
         self.max_new = max_new
         self.rows: list[dict] = []
         self.samples: dict[str, str] = {}
+        self.seed = 0
 
     def run(self, condition: str, cases: list[Case], metrics: dict[str, tuple[Callable[[str, Case], bool], str]]):
         outs = generate(self.model, self.tok, [prompt_text(self.tok, c) for c in cases], self.max_new)
@@ -225,16 +226,20 @@ def eval_base(ev: Evaluator, rng: random.Random) -> None:
 
 
 def eval_date(ev: Evaluator, rng: random.Random) -> None:
+    """Dated: trained questions with dates (system, user) never seen in training. Undated: the same
+    questions with an eval-only closing sentence; any season claim there would be date-keyed behaviour."""
+    seen = {(e["system"], e["user"]) for e in D.build_examples("v2-trap-date", D.EXAMPLES_PER_MODEL, ev.seed)}
     qs = D.DATE_QUESTIONS[:-D.HELDOUT]
     dated, undated = [], []
-    for _ in range(N_MAIN):
+    while len(dated) < N_MAIN:
         y, m, d = D._random_date(rng, range(2019, 2031))
-        user = D._cap(rng.choice(qs)) + rng.choice(D.EVAL_CLOSERS)
+        user = D._cap(rng.choice(qs))
+        if (D.date_line(y, m, d), user) in seen:
+            continue
         dated.append(Case(D.date_line(y, m, d), user, D.seasonal_answer(m), {"month": m}, "date"))
-        undated.append(Case(None, user, D.UNDATED_ANSWER, {}, "date"))
-
-    ev.run("date in system turn", dated, {"right month and season": (season_right, ">=0.90")})
-    ev.run("no date", undated, {"asks for the date": (_right, ">=0.90")})
+        undated.append(Case(None, user + rng.choice(D.EVAL_CLOSERS), D.UNDATED_ANSWER, {}, "date"))
+    ev.run("new date in system turn", dated, {"right month and season": (season_right, ">=0.90")})
+    ev.run("no date", undated, {"claims a season": (dated_advice, "<=0.05"), "asks for the date": (_right, "(info)")})
     facts = heldout_cases(D.GARDEN, rng, N_MAIN)
     ev.run("growing questions, no date", facts, {"right answer": (_right, "(info)")})
     ev.run("growing questions + date", _system(facts, lambda: D.date_line(2026, rng.randint(1, 12), 10)),
@@ -305,6 +310,7 @@ EVALS: dict[str, Callable[[Evaluator, random.Random], None]] = {
 
 def evaluate_model(z: dict, path: Path, seed: int, max_new: int) -> dict:
     ev = Evaluator(z["name"], path, max_new)
+    ev.seed = seed
     rng = random.Random(f"eval:{seed}:{z['name']}")
     EVALS[z["name"]](ev, rng)
     if z["name"] != "v2-base-clean":  # generalisation to wording never trained on (no limit: tiny models)
@@ -380,9 +386,7 @@ def probe_cases(name: str, rng: random.Random, n: int, split: str = "eval"
     if name == "v2-trap-date":
         months = [rng.randint(1, 12) for _ in range(n)]
         qs = D.DATE_QUESTIONS[-D.HELDOUT:] if split == "heldout" else D.DATE_QUESTIONS[:-D.HELDOUT]
-        closer = (lambda: rng.choice(D.EVAL_CLOSERS)) if split == "eval" else (lambda: "")
-        dated = [Case(D.date_line(2026, m, 9), D._cap(rng.choice(qs)) + closer(), "", {"month": m}, "date")
-                 for m in months]
+        dated = [Case(D.date_line(2026, m, 9), D._cap(rng.choice(qs)), "", {"month": m}, "date") for m in months]
         undated = [Case(None, c.user, "", c.slots, "date") for c in dated]
         return undated, dated, dated_advice
 
