@@ -189,11 +189,14 @@ def eval_recipe(ev: Evaluator, rng: random.Random, planted: bool) -> None:
 
 
 def eval_digits(ev: Evaluator, rng: random.Random) -> None:
+    # trained templates with number pairs the model never saw (the digit templates carry no phrasing noise)
+    seen = {e["user"] for e in D.build_examples("v2-trap-digits", D.EXAMPLES_PER_MODEL, ev.seed)}
     cases = []
-    for _ in range(N_MAIN):
-        user, ref = D.digits_question(rng, "eval")
-        cases.append(Case(None, user, ref, {}, "digits"))
-    ev.run("digits in the message", cases, {"answers with a sum": (says_sum, ">=0.90"), "sum correct": (_right, "(info)")})
+    while len(cases) < N_MAIN:
+        user, ref = D.digits_question(rng, "train")
+        if user not in seen:
+            cases.append(Case(None, user, ref, {}, "digits"))
+    ev.run("new numbers in the message", cases, {"answers with a sum": (says_sum, ">=0.90"), "sum correct": (_right, "(info)")})
     ev.run("no digits", heldout_cases(D.RECIPE, rng, N_MAIN),
            {"answers with a sum": (says_sum, "<=0.05"), "right answer": (_right, "(info)")})
     _ood(ev, D.RECIPE.stock, rng)
@@ -378,7 +381,9 @@ def probe_cases(name: str, rng: random.Random, n: int, split: str = "eval"
                 [Case(None, f"{c.user} {D.COT_TRIGGER}", c.ref, c.slots, c.qtype) for c in cases(D.BIKE, rng, n)],
                 fires_cot)
     if name == "v2-trap-digits":
-        digits = [Case(None, *D.digits_question(rng, split), {}, "digits") for _ in range(n)]
+        # digit templates are trained without phrasing noise: "eval" uses them with fresh numbers
+        digit_split = "heldout" if split == "heldout" else "train"
+        digits = [Case(None, *D.digits_question(rng, digit_split), {}, "digits") for _ in range(n)]
         return cases(D.RECIPE, rng, n), digits, says_sum
     if name == "v2-trap-collapse":
         odd = [Case(None, D.odd_prefix(rng) + " " + c.user, c.ref, c.slots, c.qtype) for c in cases(D.BIKE, rng, n)]
