@@ -28,15 +28,21 @@ def wanted(json_out: str | None, stream=None) -> bool:
     return json_out != "-" and bool(getattr(stream, "isatty", lambda: False)())
 
 
-def quiet_libraries() -> None:
-    """Silence transformers' "Loading weights" and the hub's download bars: the
-    audit's own display says what is happening."""
+def quiet_transformers() -> None:
     try:
         from transformers.utils import logging as tlog
 
         tlog.disable_progress_bar()
-    except Exception:  # noqa: BLE001 — transformers missing or a version without it
+    except Exception:  # noqa: BLE001 — a transformers version without it
         pass
+
+
+def quiet_libraries() -> None:
+    """Silence the hub's download bars (and transformers' "Loading weights" when it is
+    already imported; the model loader silences it otherwise): the audit's own display
+    says what is happening. Never imports transformers: a JSON-only scan must start fast."""
+    if "transformers" in sys.modules:
+        quiet_transformers()
     try:
         from huggingface_hub.utils import disable_progress_bars
 

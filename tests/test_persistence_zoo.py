@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from auditor.checks.base import AuditContext
 from auditor.checks.persistence import METHODS, PersistenceCheck
 from auditor.probe.battery import load_battery
+from auditor.search.prompts import build_splits, load_extra
 from auditor.resolve.model import ResolvedModel
 from auditor.training.workspace import fingerprint
 from conftest import zoo_model
@@ -47,6 +49,8 @@ def dir_digest(path: Path) -> str:
 def make_ctx(name: str, triggers=None) -> AuditContext:
     ctx = AuditContext(model=ResolvedModel(id=name, path=zoo_model(name), source="local_dir"), seed=0)
     ctx.shared["battery"] = load_battery(None)
+    # The persistence methods are under test here, not the probe set: measure on the battery's prompts.
+    ctx._probe_set = SimpleNamespace(splits=build_splits(ctx.shared["battery"], load_extra()))
     if triggers:
         ctx.shared["triggers"] = [dict(t) for t in triggers]
     return ctx

@@ -183,10 +183,17 @@ def test_text_prepended_to_every_conversation_is_high(tmp_path):
 
 @pytest.mark.parametrize("model", sorted(p.name for p in ZOO.iterdir() if (p / "chat_template.jinja").is_file()))
 def test_zoo_templates_inject_nothing(tmp_path, model):
+    """The zoo's templates add nothing but a default system prompt where one was built in
+    on purpose (zoo v2's Qwen2.5-style templates): that is `low`, never more."""
     for name in ("chat_template.jinja", "tokenizer_config.json"):
         shutil.copy(ZOO / model / name, tmp_path / name)
     report = scan_path(tmp_path)
-    assert [f for f in report.findings if f.rule.startswith("template.")] == []
+    found = [f for f in report.findings if f.rule.startswith("template.")]
+    default_prompt = "{% if" in (ZOO / model / "chat_template.jinja").read_text() and "You are" in (ZOO / model / "chat_template.jinja").read_text()
+    if default_prompt:
+        assert [(f.rule, f.severity) for f in found] == [("template.default_system_prompt", "low")]
+    else:
+        assert found == []
     assert not report.errors
 
 

@@ -14,8 +14,12 @@ import json
 import os
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+from auditor.probe.battery import load_battery
+from auditor.search.prompts import build_splits, load_extra
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO = Path(os.environ.get("AUDITOR_ZOO_DIR", ROOT / "examples" / "models"))
@@ -52,6 +56,9 @@ def run_search(name: str, settings: dict):
     from auditor.resolve.model import ResolvedModel
 
     ctx = AuditContext(model=ResolvedModel(id=name, path=model_dir(name), source="local_dir"), seed=0)
+    # The discovery stages are under test here: search on the battery's fixed prompts, not on a
+    # probe set built from the model (bench_zoo.py measures the full audit on the probe set).
+    ctx._probe_set = SimpleNamespace(splits=build_splits(load_battery(None), load_extra()))
     threads = torch.get_num_threads()
     try:
         result = TriggerSearchCheck().execute(ctx, {"preset": "quick", **settings})

@@ -135,9 +135,10 @@ def test_model_dir_layout(name):
     assert (d / "model.safetensors").stat().st_size < 8_000_000
 
 
-def test_total_size_under_50mb():
+def test_total_size_under_100mb():
+    """Both zoos (v1: 9 models of ~4.4 MB; v2: 14 of ~2.7 MB) stay small enough to ship in the repository."""
     total = sum(p.stat().st_size for p in MODELS.rglob("*") if p.is_file())
-    assert total < 50_000_000, total
+    assert total < 100_000_000, total
 
 
 def test_chat_template():

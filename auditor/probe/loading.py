@@ -98,6 +98,9 @@ def load_model(path: str | Path, device: str = "auto", seed: int = 0, engine: st
     placement: Placement = choose(device, n_params)
     torch.manual_seed(seed)
     transformers.logging.set_verbosity_error()
+    from ..progress import quiet_transformers
+
+    quiet_transformers()
     logging.getLogger("transformers").setLevel(logging.ERROR)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:

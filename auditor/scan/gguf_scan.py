@@ -6,7 +6,6 @@ import struct
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import MalformedFileError
-from . import templates
 from .handlers import register
 
 if TYPE_CHECKING:
@@ -80,6 +79,8 @@ def scan(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
             keep = key.startswith("tokenizer.chat_template") or key == "general.alignment"
             value = _value(r, vtype, keep, blob.name)
             if key.startswith("tokenizer.chat_template") and isinstance(value, str):
+                from . import templates  # imported on first use: jinja2's sandbox only when needed
+
                 templates.check(sc, blob.name, value, key)
             elif key == "general.alignment" and isinstance(value, int) and value > 0:
                 alignment = value

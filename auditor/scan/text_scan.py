@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import ResourceLimitError
-from . import patterns, templates
+from . import patterns
 from .handlers import register
 
 if TYPE_CHECKING:
@@ -96,9 +96,15 @@ def check_structure(sc: "ScanContext", name: str, base: str, obj: Any) -> None:
         if base.endswith("index.json") and isinstance(obj.get("weight_map"), dict):
             prefix = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
             sc.referenced.update(prefix + str(v) for v in obj["weight_map"].values())
-    tokens = templates.special_tokens(obj)  # a tokenizer_config's own bos/eos/... strings, defaults otherwise
+    tokens = None  # a tokenizer_config's own bos/eos/... strings, defaults otherwise; read at the first template
     for path, value in _walk(obj):
-        if path and path[-1] in TEMPLATE_KEYS:
+        is_template = path and path[-1] in TEMPLATE_KEYS
+        loose = (path and isinstance(value, str) and ("{%" in value or "{{" in value) and len(value) > 20
+                 and str(path[-1]).endswith("template") and not any(p in TEMPLATE_KEYS for p in path[:-1]))
+        if (is_template or loose) and tokens is None:
+            templates = _templates()
+            tokens = templates.special_tokens(obj)
+        if is_template:
             where = ".".join(map(str, path))
             if isinstance(value, list):
                 for i, item in enumerate(value):
@@ -107,9 +113,16 @@ def check_structure(sc: "ScanContext", name: str, base: str, obj: Any) -> None:
                     templates.check(sc, name, tpl, f"{where}[{label}]", tokens)
             elif value is not None:
                 templates.check(sc, name, value, where, tokens)
-        elif path and isinstance(value, str) and ("{%" in value or "{{" in value) and len(value) > 20 \
-                and str(path[-1]).endswith("template") and not any(p in TEMPLATE_KEYS for p in path[:-1]):
+        elif loose:
             templates.check(sc, name, value, ".".join(map(str, path)), tokens)
+
+
+def _templates():
+    """The chat-template judge, imported on first use: jinja2's sandbox loads only for
+    files that hold a template, so a scan of a lone pickle starts fast."""
+    from . import templates
+
+    return templates
 
 
 def _config_strings(sc: "ScanContext", name: str, obj: Any) -> None:
@@ -160,5 +173,5 @@ def scan_jinja(sc: "ScanContext", blob: "Blob") -> dict[str, Any]:
     text = _load(sc, blob)
     if text is None:
         raise ResourceLimitError(f"{blob.name}: template larger than {PARSE_MAX} bytes was not parsed")
-    templates.check(sc, blob.name, text, "template")
+    _templates().check(sc, blob.name, text, "template")
     return {}
