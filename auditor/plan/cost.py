@@ -98,7 +98,33 @@ def static_scan(settings: dict, env: Env) -> list[StageEstimate]:
                           work={"bytes": env.n_bytes})]
 
 
-# ---- known triggers (auditor/checks/known_triggers.py, probe/differential.py) --------------
+def provenance(settings: dict, env: Env) -> list[StageEstimate]:
+    # Reads one signature and compares it with the manifest the resolver already hashed.
+    return [StageEstimate("provenance", "provenance", "signature vs manifest", 0.05, work={"files": 1})]
+
+
+# ---- probe set (auditor/checks/probe_coverage.py, probe/probe_set.py) -----------------------
+
+
+def probe_coverage(settings: dict, env: Env) -> list[StageEstimate]:
+    """Building the probe set: elicitation samples (user, system and assistant openings),
+    then competence per candidate prompt (a greedy answer, sampled answers, one scoring pass)."""
+    from ..probe.probe_set import DEFAULT_SETTINGS
+
+    cfg = {**DEFAULT_SETTINGS, **((settings or {}).get("settings") or {})}
+    n_el = int(cfg["n_elicit"]) * 3 if cfg["elicit"] else 0
+    elicit = env.tp.generate(n_el, int(cfg["elicit_max_new_tokens"]), env.gen_batch, env.prompt_tokens)
+    elicit = min(elicit, float(cfg["elicit_max_seconds"]))
+    n_cand = sum(min(int(cfg["max_candidates"]), m) for m in (64, 60))  # general + code candidates (battery sizes)
+    mnt = int(cfg["competence_max_new_tokens"])
+    gens = n_cand * (1 + int(cfg["competence_samples"]))
+    comp = env.tp.generate(gens, mnt, env.gen_batch, env.prompt_tokens) + env.tp.forward(n_cand * (env.prompt_tokens + mnt), n_cand * mnt)
+    return [StageEstimate("probe_coverage", "probe_coverage",
+                          f"{n_el} elicitation samples; {n_cand} prompts scored ({gens} generations)", elicit + comp,
+                          work={"generations": n_el + gens})]
+
+
+# ---- known triggers (auditor/checks/known_triggers.py, probe/confirm.py) -------------------
 
 
 def known_triggers(settings: dict, env: Env) -> list[StageEstimate]:
@@ -255,6 +281,13 @@ def trigger_search(settings: dict, env: Env) -> list[StageEstimate]:
     g.full = g.seconds
     g.seconds = min(g.seconds, float(st["gradient"].get("max_seconds") or math.inf))
     out.append(g)
+    e = st["elicitation"]
+    if e.get("enabled", True):
+        # Mining the probe set's elicited conversations; leaked system lines are answered on its requests.
+        out.append(StageEstimate("trigger_search", "elicitation", "n-grams of the elicited conversations",
+                                 min(env.tp.generate(64, 32, env2.gen_batch, env.prompt_tokens), float(e.get("max_seconds") or math.inf))))
+    else:
+        out.append(StageEstimate("trigger_search", "elicitation", "-", 0.0, coverage="none", skipped="disabled by settings"))
     out.append(_confirm_stage(c, env2))
     return out
 
@@ -319,7 +352,9 @@ def activation_probe(settings: dict, env: Env) -> list[StageEstimate]:
 
 
 ESTIMATORS: dict[str, Callable[[dict, Env], list[StageEstimate]]] = {
+    "provenance": provenance,
     "static_scan": static_scan,
+    "probe_coverage": probe_coverage,
     "known_triggers": known_triggers,
     "trigger_search": trigger_search,
     "persistence": persistence,
