@@ -78,3 +78,20 @@ def hub(tmp_path_factory):
     server.hf_home = str(root / "hf-home")
     yield server
     server.stop()
+
+
+class ProgressRecorder:
+    """A progress display that records `update(stage, done, total)` calls instead of drawing."""
+
+    def __init__(self):
+        self.calls = []
+        self.etas = {}
+
+    def update(self, stage, done, total):
+        self.calls.append((stage, done, total))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

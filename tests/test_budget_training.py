@@ -7,6 +7,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from auditor import progress
 from auditor.training.sft import TrainConfig, train
+from conftest import ProgressRecorder as Recorder
 
 
 def _model():
@@ -15,20 +16,6 @@ def _model():
 
 
 DATA = [([1, 2, 3, 4, 5, 6], [-100, -100, 3, 4, 5, 6]), ([7, 8, 9, 10], [-100, 8, 9, 10])] * 4
-
-
-class Recorder:
-    def __init__(self):
-        self.calls = []
-
-    def update(self, stage, done, total):
-        self.calls.append((stage, done, total))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def test_training_stops_between_steps_at_max_seconds_and_measures_the_last_state():

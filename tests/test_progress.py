@@ -9,21 +9,7 @@ from rich.console import Console
 from auditor import progress
 from auditor.checks.base import CheckResult, Finding
 from auditor.cli import describe
-
-
-class Recorder:
-    def __init__(self):
-        self.calls = []
-        self.etas = {}
-
-    def update(self, stage, done, total):
-        self.calls.append((stage, done, total))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+from conftest import ProgressRecorder as Recorder
 
 
 def test_update_is_a_no_op_without_a_display():
