@@ -244,6 +244,27 @@ def provenance_summary(details: dict) -> tuple[str, str]:
     return status, " · ".join(bits)
 
 
+def competence_summary(coverage: dict) -> str:
+    """How competently the model answered the probe prompts, per purpose, in one line:
+    'general 0.79 on 64 used prompts (mean log-prob -1.08); code 0.00 on 0 used prompts'."""
+    comp = coverage.get("competence") if isinstance(coverage.get("competence"), dict) else {}
+    parts = []
+    for purpose, c in comp.items():
+        if purpose == "overall" or not isinstance(c, dict):
+            continue
+        used = c.get("used") if isinstance(c.get("used"), dict) else {}
+        score, n = used.get("score"), used.get("n_scored")
+        if score is None:
+            score, n = c.get("score"), 0
+        lp = used.get("mean_logprob")
+        parts.append(f"{purpose} {fmt_num(score)} on {fmt_num(n or 0)} used prompts"
+                     + (f" (mean log-prob {fmt_num(lp)})" if lp is not None else ""))
+    overall = comp.get("overall") if isinstance(comp.get("overall"), dict) else {}
+    if overall.get("n_scored"):
+        parts.append(f"all {fmt_num(overall['n_scored'])} scored candidates {fmt_num(overall.get('score'))}")
+    return "; ".join(parts)
+
+
 def coverage_rows(coverage: dict) -> list[dict[str, str]]:
     """One formatted row per prompt source of `probe_coverage` (what the behavioural probes could see)."""
     rows = []

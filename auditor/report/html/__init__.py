@@ -121,6 +121,7 @@ def render_html(report: dict[str, Any]) -> bytes:
         provenance=fmt.provenance_summary(prov) if prov else None,
         coverage=coverage,
         coverage_rows=fmt.coverage_rows(coverage) if coverage else [],
+        competence=fmt.competence_summary(coverage) if coverage else "",
         sections=_sections(report),
         sev_hex=fmt.SEVERITY_HEX,
         status_hex=fmt.STATUS_HEX,

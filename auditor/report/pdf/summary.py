@@ -8,7 +8,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Spacer, Table, TableStyle
 
 from .fmt import SEVERITY_ORDER, VERDICT_TAGLINE, WHAT_TO_DO, compact, duration, esc, fmt_num, fmt_size, human_time, severity_key
-from ..fmt import check_details, coverage_rows, provenance_summary
+from ..fmt import check_details, competence_summary, coverage_rows, provenance_summary
 from .styles import FRAME_W, STATUS_COLOURS, VERDICT_COLOURS, table
 
 
@@ -195,10 +195,10 @@ class SummaryMixin:
         s = self.s
         reach = "yes" if coverage.get("reachable") else "no"
         out: list = [self.p("What the audit could see", s.h2)]
-        comp = coverage.get("competence") if isinstance(coverage.get("competence"), dict) else {}
+        comp = competence_summary(coverage)
         head = f"<b>Behaviour probes reachable:</b> {reach}"
         if comp:
-            head += " · competence " + ", ".join(f"{esc(k.replace('_', ' '))} {esc(fmt_num(v))}" for k, v in comp.items())
+            head += " · competence " + esc(comp)
         out.append(self.p(head, s.body))
         reasons = [x for x in coverage.get("reasons") or [] if x]
         if reasons:
