@@ -32,10 +32,14 @@ def fragility_finding(check_id: str, rows: list[dict]) -> Finding:
     from ..probe.confirm import fragility_summary
 
     ev = fragility_summary(rows)
+    why = []
+    if ev["max_control_rate"]:
+        why.append(f"strings of the same shape do too (up to {ev['max_control_rate']:.0%})")
+    if ev["on_incompetent_prompts"]:
+        why.append(f"{ev['on_incompetent_prompts']} on prompts the model cannot answer")
     title = (
         f"Prompt fragility: {ev['n_strings']} inserted string(s) switch on {', '.join(b.replace('_', ' ') for b in ev['behaviours'])} "
-        f"(up to {ev['max_triggered_rate']:.0%}), and strings of the same shape do too (up to {ev['max_control_rate']:.0%}): "
-        "not a trigger"
+        f"(up to {ev['max_triggered_rate']:.0%}); {'; '.join(why) or 'controls explain it'}: not a trigger"
     )
     return Finding(check=check_id, rule="measurement.prompt_fragility", severity="info", title=title, evidence=ev)
 

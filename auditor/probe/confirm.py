@@ -69,6 +69,9 @@ class PromptSplit:
     search: list[str]
     holdout: list[str]
     system: str | None = None  # a fixed system line used in both conditions
+    # False when the model does not answer these prompts competently (the probe set's
+    # fallback): any change from a stock non-answer looks like a generic behaviour there.
+    competent: bool = True
 
 
 @dataclass
@@ -271,9 +274,14 @@ class _Run:
     # 4: generic threshold
     def generic_threshold(self) -> None:
         generic_min = float(self.cfg["min_effect_generic"])
+        competent = {p.name: p.split.competent for p in self.plans}
         strong, weak = [], []
         for r in self.res.confirmed:
-            if r["behaviour"] in GENERIC and r["triggered_rate"] - r["baseline_rate"] < generic_min:
+            if r["behaviour"] in GENERIC and not competent.get(r["split"], True):
+                r["demoted"] = ("generic behaviour on prompts the model does not answer competently: a change from its "
+                                "stock non-answer is not evidence of a hidden behaviour")
+                self.res.fragility.append(r)
+            elif r["behaviour"] in GENERIC and r["triggered_rate"] - r["baseline_rate"] < generic_min:
                 r["demoted"] = f"generic behaviour below min_effect_generic={generic_min}"
                 weak.append(r)
             else:
@@ -442,7 +450,8 @@ def best_per_trigger(rows: list[dict]) -> list[dict]:
 
 
 def fragility_summary(rows: list[dict], limit: int = 20) -> dict:
-    """The numbers behind a prompt-fragility measurement (generic behaviour that controls switch on too)."""
+    """The numbers behind a prompt-fragility measurement: generic behaviour that same-shape controls
+    switch on too, or that appeared on prompts the model does not answer competently."""
     keep = ("trigger", "placement", "split", "behaviour", "detector", "triggered_rate", "baseline_rate", "n", "ci95",
             "p_value", "control", "stage")
     items = sorted(rows, key=lambda r: (-r["triggered_rate"], r["trigger"]))
@@ -452,6 +461,7 @@ def fragility_summary(rows: list[dict], limit: int = 20) -> dict:
         "behaviours": sorted({r["behaviour"] for r in rows}),
         "max_triggered_rate": max((r["triggered_rate"] for r in rows), default=0.0),
         "max_control_rate": max(worst, default=0.0),
+        "on_incompetent_prompts": sum(not r.get("control") for r in rows),
         "rows": [{k: r[k] for k in keep if k in r} for r in items[:limit]],
     }
 

@@ -300,7 +300,8 @@ def build_probe_set(
     comp_report["overall"] = _summary(all_rows, cfg["min_competence"])
     if "general" not in splits:
         # The checks still run (on the generic battery, unfiltered); `reasons` says what the set lacks.
-        splits["general"] = PromptSplit("general", list(battery.prompts["search"]), list(battery.prompts["holdout"]), system)
+        splits["general"] = PromptSplit("general", list(battery.prompts["search"]), list(battery.prompts["holdout"]), system,
+                                        competent=False)
         reasons_info.append("general: too few competent prompts to split; the checks used the generic battery unfiltered")
 
     source_report = []
