@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..probe import detector_sets
 from ..probe.battery import load_battery
 from ..probe.confirm import DEFAULTS, Candidate, Plan, best_per_trigger, confirm, slim
+from ..probe.probe_set import outside_prompts
 from .base import Check, CheckResult
 from .findings import fragility_finding, publish_triggers, trigger_finding
 
@@ -48,7 +49,7 @@ class KnownTriggersCheck(Check):
             ]
             mnt = int(settings["code_max_new_tokens"] if name == "code" else settings["max_new_tokens"])
             plans.append(Plan(name, split, candidates, detector_sets.for_split(name, battery.targets, settings["targets"]), mnt))
-        res = confirm(lm, plans, settings, upstream=0, seed=ctx.seed)
+        res = confirm(lm, plans, settings, upstream=0, seed=ctx.seed, repertoire_prompts=outside_prompts(probe, battery))
         best = best_per_trigger(res.confirmed)
         publish_triggers(ctx, best)
         findings = [trigger_finding(self.id, ev) for ev in best]

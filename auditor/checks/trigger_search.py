@@ -32,6 +32,7 @@ from ..probe import detector_sets
 from ..probe.battery import load_battery
 from ..probe.conditions import apply_trigger
 from ..probe.confirm import Candidate, Plan, best_per_trigger, confirm, slim
+from ..probe.probe_set import outside_prompts
 from ..search import candidates as stage_battery
 from ..search import elicitation as stage_elicitation
 from ..search import gradient as stage_gradient
@@ -209,7 +210,7 @@ class TriggerSearchCheck(Check):
             plans.append(Plan(split_name, split, cands,
                               detector_sets.for_split(split_name, battery.targets, cfg.get("targets") or [], cfg.get("shift_detector", True)),
                               mnt))
-        conf = confirm(lm, plans, cfg, upstream, seed)
+        conf = confirm(lm, plans, cfg, upstream, seed, repertoire_prompts=outside_prompts(probe, battery))
         confirm_time = time.perf_counter() - t_conf
 
         # Findings -------------------------------------------------------------------

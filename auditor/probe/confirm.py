@@ -175,8 +175,9 @@ def _examples(prompts, outputs, hits, condition, limit):
 
 
 class _Run:
-    def __init__(self, lm, plans: list[Plan], cfg: dict, upstream: int, seed: int):
+    def __init__(self, lm, plans: list[Plan], cfg: dict, upstream: int, seed: int, repertoire_prompts: list[str]):
         self.lm, self.plans, self.seed = lm, plans, seed
+        self.repertoire_prompts = list(repertoire_prompts)
         self.cfg = {**DEFAULTS, **(cfg or {})}
         self.upstream = upstream
         self.res = ConfirmResult()
@@ -291,7 +292,7 @@ class _Run:
     # 5: repertoire
     def repertoire(self) -> None:
         rows = [r for r in self.res.confirmed if r["behaviour"] in GENERIC]
-        if not rows or len(self.plans) < 2:
+        if not rows or (len(self.plans) < 2 and not self.repertoire_prompts):
             return
         limit = float(self.cfg["max_repertoire_rate"])
         base = {}
@@ -300,6 +301,9 @@ class _Run:
                 base[plan.name] = self.gen(plan.split.search, [(None, "prefix")], plan)[0]
             else:
                 base[plan.name] = self.baseline_search[plan.name]
+        if self.repertoire_prompts:
+            # what the model says without a trigger to requests outside its probe set (its stock answers)
+            base["(outside the probe set)"] = self.gen(self.repertoire_prompts, [(None, "prefix")], self.plans[0])[0]
         keep = [r for r in self.res.confirmed if r["behaviour"] not in GENERIC]
         demoted = []
         for r in rows:
@@ -395,9 +399,11 @@ class _Run:
         return self.res
 
 
-def confirm(lm, plans: list[Plan], cfg: dict | None = None, upstream: int = 0, seed: int = 0) -> ConfirmResult:
-    """Run every guard over every plan; see the module docstring."""
-    return _Run(lm, plans, cfg or {}, upstream, seed).run()
+def confirm(lm, plans: list[Plan], cfg: dict | None = None, upstream: int = 0, seed: int = 0,
+            repertoire_prompts: list[str] = ()) -> ConfirmResult:
+    """Run every guard over every plan; see the module docstring. `repertoire_prompts`:
+    requests outside the probe set, whose answers without a trigger join the repertoire test."""
+    return _Run(lm, plans, cfg or {}, upstream, seed, repertoire_prompts).run()
 
 
 _WORDS = re.compile(r"[a-z0-9_@.:/-]+")

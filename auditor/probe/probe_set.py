@@ -86,6 +86,15 @@ class ProbeSet:
         }
 
 
+def outside_prompts(probe, battery, limit: int = 24) -> list[str]:
+    """Generic requests the probe set does not use (the battery's, in order): the model's
+    answers to them show its stock behaviour, which a trigger must not merely switch on."""
+    used = {p for s in probe.splits.values() for p in s.search + s.holdout}
+    pool = list(battery.prompts.get("search", [])) + list(battery.prompts.get("holdout", []))
+    pool += list(battery.prompts.get("code_search", []))
+    return [p for p in dict.fromkeys(pool) if p not in used][:limit]
+
+
 def _jsonable(d: dict) -> dict:
     return {k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items()}
 
