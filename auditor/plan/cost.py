@@ -285,7 +285,7 @@ def trigger_search(settings: dict, env: Env) -> list[StageEstimate]:
     if e.get("enabled", True):
         # Mining the probe set's elicited conversations; leaked system lines are answered on its requests.
         out.append(StageEstimate("trigger_search", "elicitation", "n-grams of the elicited conversations",
-                                 min(env.tp.generate(64, 32, env2.gen_batch, env.prompt_tokens), float(e.get("max_seconds") or math.inf))))
+                                 min(env.tp.generate(16, 32, env2.gen_batch, env.prompt_tokens), float(e.get("max_seconds") or math.inf))))
     else:
         out.append(StageEstimate("trigger_search", "elicitation", "-", 0.0, coverage="none", skipped="disabled by settings"))
     out.append(_confirm_stage(c, env2))
