@@ -137,7 +137,7 @@ def table(rows: list[dict], specs: dict) -> str:
         spec = specs[r["model"]]
         j = judge_row(r, spec)
         top = r["triggers"][0] if r["triggers"] else None
-        top_s = (f"`{_md(top['trigger'])}` {top['behaviour']} {top['rate']:.2f}/{top['baseline']:.2f} (n={top['n']})"
+        top_s = (f"`{top['trigger']}` {top['behaviour']} {top['rate']:.2f}/{top['baseline']:.2f} (n={top['n']})"
                  if top and top.get("rate") is not None else (r["findings"][0]["title"][:70] if r["findings"] else "-"))
         cov = r.get("coverage") or {}
         lines.append(
