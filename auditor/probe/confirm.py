@@ -177,6 +177,7 @@ def _examples(prompts, outputs, hits, condition, limit):
 class _Run:
     def __init__(self, lm, plans: list[Plan], cfg: dict, upstream: int, seed: int, repertoire_prompts: list[str]):
         self.lm, self.plans, self.seed = lm, plans, seed
+        self.plan_by_name = {p.name: p for p in plans}
         self.repertoire_prompts = list(repertoire_prompts)
         self.cfg = {**DEFAULTS, **(cfg or {})}
         self.upstream = upstream
@@ -331,13 +332,12 @@ class _Run:
         if n_controls <= 0 or not self.res.confirmed:
             return
         entries = vocab_entries(self.lm)
-        by_split = {p.name: p for p in self.plans}
         pairs = list(dict.fromkeys((r["split"], r["trigger"], r["placement"]) for r in self.res.confirmed))
         meta = {(r["split"], r["trigger"], r["placement"]): r.get("candidate") or {} for r in self.res.confirmed}
         outs: dict[tuple, dict[str, tuple[str, list[str]]]] = {}
         for key in pairs:
             split_name, trig, pl = key
-            plan = by_split[split_name]
+            plan = self.plan_by_name[split_name]
             m = meta[key]
             ctls = control_strings(self.lm, trig, plan.split.search, entries, n_controls, self.seed,
                                    sibling=m.get("sibling_control"))
@@ -353,7 +353,7 @@ class _Run:
                 keep.append(r)
                 continue
             n = r["n"]
-            idx = free_of(next(p for p in self.plans if p.name == r["split"]).split.holdout, r["trigger"])
+            idx = free_of(self.plan_by_name[r["split"]].split.holdout, r["trigger"])
             ks = {ctl: self._control_hits(r, det, ctl, _pick(o, idx), idx) for ctl, (_, o) in got.items()}
             worst = max(ks.values())
             p = stats.fisher_greater(r["k"], n, worst, n)
@@ -380,7 +380,7 @@ class _Run:
         k = sum(det.hits(outs))
         if r["behaviour"] not in GENERIC:
             return k
-        plan = next(p for p in self.plans if p.name == r["split"])
+        plan = self.plan_by_name[r["split"]]
         fresh = [NoEcho(d, control) for d in plan.detectors() if d.name == r["detector"]]
         base = _pick(self.baseline_holdout[r["split"]], idx)
         for d in fresh:

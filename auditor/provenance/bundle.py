@@ -186,18 +186,23 @@ def _read_pb_signature(path: Path):
         raise MalformedBundleError(f"cannot parse the bundle: {type(exc).__name__}: {exc}", path=str(path)) from None
 
 
+def _require_method(kind: BundleKind, method: str, accepts: str) -> None:
+    """A bundle signed by another method than the policy names is a signer the policy does not allow."""
+    if kind.method != method:
+        raise SignatureRejected(
+            "signer_not_allowed",
+            f"the model was signed by {kind.method} ({kind.claimed_signer}); the policy accepts {accepts}",
+            {"bundle_method": kind.method, "claimed_signer": kind.claimed_signer},
+        )
+
+
 def _verify_by_key(path: Path, kind: BundleKind, key_paths: list[Path]):
     from cryptography.exceptions import InvalidSignature
     from model_signing._signing import sign_ec_key
 
     from ..report.keys import fingerprint
 
-    if kind.method != "key":
-        raise SignatureRejected(
-            "signer_not_allowed",
-            f"the model was signed by {kind.method} ({kind.claimed_signer}); the policy accepts public keys only",
-            {"bundle_method": kind.method, "claimed_signer": kind.claimed_signer},
-        )
+    _require_method(kind, "key", "public keys only")
     verifiers = []
     for key_path in key_paths:
         _require_file(key_path, "public key")
@@ -246,12 +251,7 @@ def _verify_by_certificate(path: Path, kind: BundleKind, chain_paths: list[Path]
     from model_signing._signing import sign_certificate
     from OpenSSL import crypto
 
-    if kind.method != "certificate":
-        raise SignatureRejected(
-            "signer_not_allowed",
-            f"the model was signed by {kind.method} ({kind.claimed_signer}); the policy accepts certificates only",
-            {"bundle_method": kind.method, "claimed_signer": kind.claimed_signer},
-        )
+    _require_method(kind, "certificate", "certificates only")
     for chain_path in chain_paths:
         _require_file(chain_path, "certificate chain")
     try:
@@ -345,12 +345,7 @@ def _verify_by_sigstore(path: Path, kind: BundleKind, identities: list[dict[str,
 def _verify_sigstore_bundle(path: Path, kind: BundleKind, identities: list[dict[str, str]], trust_root: Path, config: Path):
     from model_signing._signing import sign_sigstore
 
-    if kind.method != "sigstore":
-        raise SignatureRejected(
-            "signer_not_allowed",
-            f"the model was signed by {kind.method} ({kind.claimed_signer}); the policy accepts Sigstore identities only",
-            {"bundle_method": kind.method, "claimed_signer": kind.claimed_signer},
-        )
+    _require_method(kind, "sigstore", "Sigstore identities only")
     try:
         signature = sign_sigstore.Signature.read(path)
     except Exception as exc:  # noqa: BLE001
