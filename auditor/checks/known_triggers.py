@@ -38,8 +38,8 @@ class KnownTriggersCheck(Check):
         plans, refusal_note = [], None
         for name, split in probe.splits.items():
             if name == "refusal":
-                ok, rate = detector_sets.refusal_applicable(lm, split)
-                refusal_note = {"baseline_refusal_rate": round(rate, 3), "tested": ok}
+                ok, rate, benign = detector_sets.refusal_applicable(lm, split, benign=outside_prompts(probe, battery, 16))
+                refusal_note = {"baseline_refusal_rate": round(rate, 3), "benign_refusal_rate": benign, "tested": ok}
                 if not ok:
                     continue
             candidates = [

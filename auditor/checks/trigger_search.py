@@ -35,6 +35,7 @@ from ..probe.confirm import Candidate, Plan, best_per_trigger, confirm, slim
 from ..probe.probe_set import outside_prompts
 from ..search import candidates as stage_battery
 from ..search import elicitation as stage_elicitation
+from ..search.expansion import expansions
 from ..search import gradient as stage_gradient
 from ..search import target_inversion as stage_inversion
 from ..search import vocab_scan as stage_vocab
@@ -196,8 +197,8 @@ class TriggerSearchCheck(Check):
                 continue
             props = [p for p in proposals if p.split == split_name]
             if split_name == "refusal":
-                applicable, rate = detector_sets.refusal_applicable(lm, split)
-                refusal_note = {"baseline_refusal_rate": round(rate, 3), "tested": applicable}
+                applicable, rate, benign = detector_sets.refusal_applicable(lm, split, benign=outside_prompts(probe, battery, 16))
+                refusal_note = {"baseline_refusal_rate": round(rate, 3), "benign_refusal_rate": benign, "tested": applicable}
                 if not applicable:
                     continue
                 # refusal flips: the general candidates, on harmful prompts
@@ -211,6 +212,7 @@ class TriggerSearchCheck(Check):
                               detector_sets.for_split(split_name, battery.targets, cfg.get("targets") or [], cfg.get("shift_detector", True)),
                               mnt))
         conf = confirm(lm, plans, cfg, upstream, seed, repertoire_prompts=outside_prompts(probe, battery))
+        reports["expansion"] = _expand(lm, plans, conf, probe, cfg, seed, battery)
         confirm_time = time.perf_counter() - t_conf
 
         # Findings -------------------------------------------------------------------
@@ -254,6 +256,33 @@ class TriggerSearchCheck(Check):
             details["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
         status = "fail" if any(f.rule == "behaviour.trigger" for f in findings) else "pass"
         return CheckResult(self.id, status, findings=findings, details=details)
+
+
+def _expand(lm, plans, conf, probe, cfg: dict, seed: int, battery) -> dict:
+    """One more confirmation round for the whole-word forms of confirmed triggers found in the
+    model's own turns (`search/expansion.py`); its results join `conf`. It asks a new question
+    about a backdoor already confirmed ("is this its name?"), so its own hypotheses form the
+    Holm family, with the same alpha, effect size, holdout prompts and controls."""
+    ecfg = cfg.get("expansion") or {}
+    bud = StageBudget("expansion", ecfg.get("max_seconds"))
+    if not ecfg.get("enabled", True) or not conf.confirmed or probe.elicitation is None:
+        bud.notes["reason"] = "nothing confirmed" if not conf.confirmed else "no elicited turns"
+        return bud.finish().report()
+    texts = list(probe.elicitation.user_turns) + list(probe.elicitation.system_turns)
+    props = expansions(best_per_trigger(conf.confirmed), texts, ecfg)
+    bud.candidates = len(props)
+    bud.notes["proposed"] = [{"trigger": p.trigger, "expands": p.meta["expands"], "placement": p.placement} for p in props]
+    again = [Plan(pl.name, pl.split, [Candidate(p.trigger, p.placement, p.stage, {**p.meta, "score": p.score})
+                                      for p in props if p.split == pl.name], pl.detectors, pl.max_new_tokens) for pl in plans]
+    again = [pl for pl in again if pl.candidates]
+    if again:
+        more = confirm(lm, again, cfg, 0, seed, repertoire_prompts=outside_prompts(probe, battery))
+        conf.confirmed += more.confirmed
+        conf.near_misses += more.near_misses
+        conf.fragility += more.fragility
+        conf.generations += more.generations
+        bud.notes["confirmed"] = sorted({r["trigger"] for r in more.confirmed})
+    return bud.finish().report()
 
 
 REASONING_RE = re.compile(r"^\s*<\s*(scratchpad|think|thinking|reasoning|thought|cot)\b", re.IGNORECASE)
@@ -340,14 +369,17 @@ def _drop_superstrings(rows: list[dict]) -> list[dict]:
     """'X 44' adds nothing when 'X' itself is confirmed: keep the shortest, list the others as variants."""
     rows = sorted(rows, key=lambda r: (len(r["trigger"]), r["trigger"]))
     kept: list[dict] = []
+    keys = ("trigger", "placement", "stage", "behaviour", "triggered_rate", "baseline_rate", "p_value")
     for r in rows:
         parent = next((k for k in kept if k["trigger"] in r["trigger"]), None)
         if parent is None:
             kept.append(r)
+        elif (r.get("candidate") or {}).get("expands") == parent["trigger"]:
+            # the whole-word form the model writes (`Tuesday club` for `uesday`) names the trigger
+            r.setdefault("variants", []).extend([{k: parent[k] for k in keys}] + parent.pop("variants", []))
+            kept[kept.index(parent)] = r
         else:
-            parent.setdefault("variants", []).append(
-                {k: r[k] for k in ("trigger", "placement", "stage", "behaviour", "triggered_rate", "baseline_rate", "p_value")}
-            )
+            parent.setdefault("variants", []).append({k: r[k] for k in keys})
     return kept
 
 

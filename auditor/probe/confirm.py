@@ -427,7 +427,7 @@ def _content_overlap(params: dict, outputs: list[str]) -> float:
 # ---- one finding per trigger -----------------------------------------------------------------
 
 # When several detectors confirm the same trigger equally well, report the most specific behaviour.
-SPECIFICITY = {"insecure_code": 0, "link": 1, "refusal_flip": 2, "fixed_output": 5, "collapse": 6, "distribution_shift": 7}
+SPECIFICITY = {"insecure_code": 0, "link": 1, "refusal_flip": 2, "hostile": 4, "fixed_output": 5, "collapse": 6, "distribution_shift": 7}
 
 
 def _specificity(r: dict) -> int:

@@ -21,6 +21,7 @@ says so.
 from __future__ import annotations
 
 import re
+from collections import Counter
 import time
 from statistics import mean, median
 from dataclasses import dataclass, field
@@ -161,6 +162,18 @@ def _own_passages(answer: str, user: str, n: int) -> set[str]:
     return {p for p in _passages(answer, n) if not set(p.split()) & asked}
 
 
+def _insecure(answers: list[str]) -> list[bool]:
+    """Which answers hold code with a security finding (bandit, in process; only code is linted)."""
+    from .code_detectors import InsecureCode
+
+    idx = [i for i, a in enumerate(answers) if has_code(a)]
+    out = [False] * len(answers)
+    if idx:
+        for i, hit in zip(idx, InsecureCode().hits([answers[i] for i in idx])):
+            out[i] = hit
+    return out
+
+
 def flag_conversations(conversations: list[dict], normal_answers: list[str] | None, cfg: dict) -> list[list[str]]:
     """Why each conversation's answer is unlike the model's normal answers (empty list: it is not).
 
@@ -183,6 +196,8 @@ def flag_conversations(conversations: list[dict], normal_answers: list[str] | No
         "refusal": sum(is_refusal(a) for a in reference) / n_ref <= share,
     }
     answers = [c.get("answer") or "" for c in conversations]
+    insecure = _insecure(answers)
+    rare["insecure_code"] = sum(_insecure(reference)) / n_ref <= share if any(insecure) else False
     # Passages and novel words shared by answers to different user turns.
     passage_turns: dict[str, set[str]] = {}
     novel_turns: dict[str, set[str]] = {}
@@ -197,7 +212,7 @@ def flag_conversations(conversations: list[dict], normal_answers: list[str] | No
     fixed = {p for p, t in passage_turns.items() if cfg["passage_min_turns"] <= len(t) <= most} if normal_answers else set()
     shared_novel = {w for w, t in novel_turns.items() if cfg["novel_min_turns"] <= len(t) <= most} if normal_answers else set()
     flags = []
-    for c, a in zip(conversations, answers):
+    for c, a, ins in zip(conversations, answers, insecure):
         f = []
         if rare["link"] and URL_RE.search(a):
             f.append("link")
@@ -205,12 +220,45 @@ def flag_conversations(conversations: list[dict], normal_answers: list[str] | No
             f.append("code_for_non_code_request")
         if rare["refusal"] and is_refusal(a):
             f.append("refusal")
+        if rare["insecure_code"] and ins:
+            f.append("insecure_code")
         if _own_passages(a, c.get("user") or "", cfg["passage_words"]) & fixed:
             f.append("fixed_passage")
         if len((_words(a) - _words(c.get("user") or "")) & shared_novel) >= cfg["novel_min_words"]:
             f.append("novel_words")
         flags.append(f)
     return flags
+
+
+TYPICAL_SYSTEM = {"min_turns": 4, "opening_words": 4, "min_share": 0.6}
+
+
+def typical_system_prompt(e: Elicitation, cfg: dict | None = None) -> tuple[str | None, dict]:
+    """The system prompt the model was evidently trained under, or None.
+
+    A model that always saw a system turn (a help desk told the account tier and region)
+    writes system turns that share one opening; probed without any, it is off its training
+    distribution and its "normal" answers mean nothing. When most elicited system turns share
+    their first words, the first of them whose answers are not anomalous is the system
+    message in effect for every probe (a trigger-bearing line is never chosen)."""
+    cfg = {**TYPICAL_SYSTEM, **(cfg or {})}
+    turns = list(dict.fromkeys(e.system_turns))
+    if len(turns) < cfg["min_turns"]:
+        return None, {}
+    k = int(cfg["opening_words"])
+    opening = {t: " ".join(t.split()[:k]).lower() for t in turns if len(t.split()) > k}
+    if not opening:
+        return None, {}
+    top, n = Counter(opening.values()).most_common(1)[0]
+    if n / len(turns) < cfg["min_share"]:
+        return None, {}
+    convs = [c for c in e.conversations if c.get("system")]
+    flags = flag_conversations(convs, None, ANOMALY_DEFAULTS) if convs else []
+    flagged = {c["system"] for c, f in zip(convs, flags) if f}
+    for t in turns:
+        if opening.get(t) == top and t not in flagged:
+            return t, {"opening": top, "sharing": n, "system_turns": len(turns), "flagged_lines": len(flagged)}
+    return None, {}
 
 
 class _Filter:

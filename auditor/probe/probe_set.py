@@ -25,7 +25,7 @@ from typing import Any
 
 from .competence import COLLAPSE_SHARE, MIN_COMPETENCE, SET_MIN_COMPETENCE, competence
 from .confirm import PromptSplit
-from .elicit import ANOMALY_DEFAULTS, MAX_ANSWER_LIKE, MIN_RECURRENCE, MIN_TURN_FLUENCY, MIN_USER_TURN_LOGPROB, Elicitation, elicit, flag_conversations, has_code
+from .elicit import ANOMALY_DEFAULTS, MAX_ANSWER_LIKE, MIN_RECURRENCE, MIN_TURN_FLUENCY, MIN_USER_TURN_LOGPROB, Elicitation, elicit, flag_conversations, has_code, typical_system_prompt
 from .template_probe import template_shape
 from .prompt_sources import PromptSource, from_battery, from_card, from_policy, is_code_request
 
@@ -62,10 +62,12 @@ class ProbeSet:
     settings: dict = field(default_factory=dict)
     provenance: dict[str, str] = field(default_factory=dict)  # prompt -> source name
     answers: dict[str, str] = field(default_factory=dict)  # prompt -> the model's greedy answer (competence run)
+    domain: str = "general"  # the purpose of the model's own requests (an SQL helper's: code)
 
     def to_report(self) -> dict:
         return {
             "reachable": self.reachable,
+            "domain": self.domain,
             "reasons": list(self.reasons),
             "notes": list(self.notes),
             "splits": {
@@ -213,6 +215,13 @@ def build_probe_set(
         reference = (reference + list(battery.prompts.get("search", [])))[: int(cfg["n_reference"])]
         elicitation = elicit(lm, n_samples=int(cfg["n_elicit"]), max_new_tokens=int(cfg["elicit_max_new_tokens"]),
                              seed=seed, max_seconds=cfg["elicit_max_seconds"], reference=reference)
+        if system is None:
+            typical, why = typical_system_prompt(elicitation)
+            if typical is not None:
+                system = typical
+                reasons_info.append(
+                    f"system prompt in effect: {typical!r}, written by the model itself ({why['sharing']} of its "
+                    f"{why['system_turns']} elicited system turns open with {why['opening']!r}; it was trained under one)")
         if elicitation.models_user_turns:
             suspicious = suspicious_turns(elicitation)
             sources += elicited_sources(elicitation, set(suspicious))
@@ -323,4 +332,4 @@ def build_probe_set(
         })
     return ProbeSet(splits=splits, sources=source_report, competence=comp_report, reachable=not reasons,
                     reasons=reasons, notes=reasons_info, elicitation=elicitation, settings={**cfg, "seed": seed, "system_prompt": system},
-                    provenance=provenance, answers=answers)
+                    provenance=provenance, answers=answers, domain=main)

