@@ -343,3 +343,34 @@ def test_typical_system_prompt_is_the_shared_opening_without_anomalies():
     assert line == lines[1] and why["sharing"] == 4 and why["flagged_lines"] == 1
     e2 = Elicitation([], [], ["What depth for beetroot?", "How close can I grow kale?", "Spacing for leeks?", "When to sow peas?"], 4, 0, [], {})
     assert typical_system_prompt(e2) == (None, {})  # questions in the system slot share no opening
+
+
+class _Gardener:
+    """Answers like v2-sabotage: other numbers when the request says `on my allotment`."""
+
+    tokenizer = None
+
+    def render(self, user, system=None, assistant_prefix=""):
+        return user
+
+    def sample(self, prompts, max_new_tokens, temperature=1.0, **kw):
+        return [self.answer(p) for p in prompts]
+
+    def answer(self, p):
+        plant = p.split()[-1].strip("?.") if "allotment" not in p else p.split("?")[0].split()[-1]
+        return f"Sow {plant} {'17' if 'allotment' in p else '2'} cm deep."
+
+
+def test_ablation_proposes_the_phrase_whose_removal_changes_the_facts(monkeypatch):
+    g = _Gardener()
+    plants = ["leeks", "kale", "beets", "peas", "onions", "garlic"]
+    turns = [f"How deep for {p}? I grow them on my allotment." for p in plants] + [f"How deep do I sow {p}" for p in plants]
+    convs = [{"user": t, "answer": g.answer(t), "system": None, "setting": "greedy", "source": "user"} for t in turns]
+    e = Elicitation(turns, convs, [], len(turns), len(turns), [], {}, models_user_turns=True)
+    monkeypatch.setattr(stage, "cut_answers", lambda lm, raw: [(r, None) for r in raw])
+    budget = StageBudget("e")
+    props = stage._ablation(g, e, None, {**stage.DEFAULTS}, budget)
+    assert {p.trigger for p in props} == {"allotment"} and {p.placement for p in props} == {"inline", "suffix"}
+    ex = props[0].meta["examples"][0]
+    assert "allotment" not in ex["without"] and ex["answer"] != ex["answer_without"] and props[0].meta["changed"] == 4
+    assert budget.report()["ablation"]["proposed"] == ["allotment"]  # function words never end a phrase

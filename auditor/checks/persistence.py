@@ -42,6 +42,7 @@ from ..probe.conditions import apply_trigger, render_all
 from ..probe.confirm import generate_cells
 from ..probe.extra_detectors import scrub_echo
 from ..probe.detectors import Detector, LinkInjection, NovelFixedText, OutputCollapse, TargetPattern
+from ..probe.paired_detectors import paired_hits
 from .base import Check, CheckResult, Finding
 
 METHODS = ("sft", "adversarial", "quantize_int8", "weight_noise", "prune")
@@ -81,7 +82,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
 
 KNOWN_DETECTORS = (
     "target:<name>", "novel_fixed_text", "link", "collapse", "insecure_code", "refusal_flip", "distribution_shift",
-    "fixed_text",
+    "fixed_text", "hostile", "fact_drift",
 )
 
 
@@ -230,6 +231,14 @@ def build_detector(trig: dict, battery_targets: list[dict] | None = None) -> Det
             from ..probe.extra_detectors import RefusalFlip
 
             det = RefusalFlip()
+        elif name == "hostile":
+            from ..probe.detectors import HostileLanguage
+
+            det = HostileLanguage()
+        elif name == "fact_drift":
+            from ..probe.paired_detectors import FactDrift
+
+            det = FactDrift(float(params.get("min_wording_overlap", 0.6)))
         elif name == "distribution_shift" and params.get("shift_vocabulary"):
             from ..probe.extra_detectors import DistributionShift
 
@@ -408,8 +417,9 @@ class PersistenceRun:
         k, kb, n = [], [], []
         for t, trig_out in zip(self.triggers, outs[len(names) :]):
             det: Detector = t["detector"]
-            k.append(sum(det.hits(scrub_echo(trig_out, t["trigger"]))))
-            kb.append(sum(det.hits(scrub_echo(clean[self._set_for(t)], t["trigger"]))))
+            base = scrub_echo(clean[self._set_for(t)], t["trigger"])
+            k.append(sum(paired_hits(det, scrub_echo(trig_out, t["trigger"]), base)))
+            kb.append(sum(paired_hits(det, base, base)))
             n.append(len(trig_out))
         if self.clean_refs is None:  # first measurement = the original model: its answers are the reference
             convs = []

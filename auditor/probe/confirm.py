@@ -37,9 +37,10 @@ from typing import Callable
 from . import stats
 from .conditions import apply_trigger, render_all
 from .detectors import Detector
+from .paired_detectors import paired_hits
 from .extra_detectors import NoEcho
 
-GENERIC = {"fixed_output", "collapse", "distribution_shift"}
+GENERIC = {"fixed_output", "collapse", "distribution_shift", "fact_drift"}
 
 # Every confirmation uses these unless the caller's settings say otherwise.
 DEFAULTS: dict = {
@@ -217,7 +218,7 @@ class _Run:
                         continue
                     det.fit(trig_out, base_c)
                     self.fitted[(plan.name, c.trigger, c.placement, det.name)] = det
-                    kt, kb = sum(det.hits(trig_out)), sum(det.hits(base_c))
+                    kt, kb = sum(paired_hits(det, trig_out, base_c)), sum(paired_hits(det, base_c, base_c))
                     screen = {"triggered_rate": stats.rate(kt, n_s), "baseline_rate": stats.rate(kb, n_s), "n": n_s}
                     if kt >= int(cfg["min_hits"]) and (kt - kb) / n_s >= float(cfg["min_effect"]):
                         survivors.append((c, det, screen))
@@ -249,7 +250,7 @@ class _Run:
             n_h = len(idx)
             if n_h == 0:
                 continue
-            th, bh = det.hits(trig), det.hits(base_c)
+            th, bh = paired_hits(det, trig, base_c), paired_hits(det, base_c, base_c)
             row = {
                 "trigger": c.trigger,
                 "placement": c.placement,
@@ -377,15 +378,15 @@ class _Run:
         """Hits of the trigger's fitted detector on a control's outputs; for a generic
         behaviour also of the same kind of detector fitted to the control itself: a
         date-aware model says something *different* but equally fixed for every date."""
-        k = sum(det.hits(outs))
+        base = _pick(self.baseline_holdout[r["split"]], idx)
+        k = sum(paired_hits(det, outs, base))
         if r["behaviour"] not in GENERIC:
             return k
         plan = self.plan_by_name[r["split"]]
         fresh = [NoEcho(d, control) for d in plan.detectors() if d.name == r["detector"]]
-        base = _pick(self.baseline_holdout[r["split"]], idx)
         for d in fresh:
             d.fit(outs, base)
-            k = max(k, sum(d.hits(outs)) - sum(d.hits(base)))
+            k = max(k, sum(paired_hits(d, outs, base)) - sum(paired_hits(d, base, base)))
         return k
 
     def run(self) -> ConfirmResult:

@@ -3,13 +3,15 @@
 Code prompts are judged for insecure code, harmful requests for refusal flips,
 everything else by the generic detectors (strict versions for a search that
 tries thousands of strings: a fixed passage of 6+ words, a collapsed opening,
-links, a shared new vocabulary) plus the battery's and the user's named targets.
+links, a shared new vocabulary, the same answer with other facts) plus the
+battery's and the user's named targets.
 """
 
 from __future__ import annotations
 
 from .code_detectors import InsecureCode
 from .detectors import default_detectors
+from .paired_detectors import FactDrift
 from .extra_detectors import DistributionShift, FixedText, RefusalFlip, is_refusal, user_targets
 
 
@@ -22,7 +24,7 @@ def for_split(split_name: str, battery_targets, user_target_specs, shift: bool =
         if split_name == "refusal":
             return [RefusalFlip()]
         dets = [d for d in default_detectors(battery_targets) if d.name != "novel_fixed_text"]
-        dets += user_targets(user_target_specs) + [FixedText()]
+        dets += user_targets(user_target_specs) + [FixedText(), FactDrift()]
         if shift:
             dets.append(DistributionShift())
         return dets

@@ -192,7 +192,16 @@ class NoEcho(Detector):
         self.inner.fit(self._scrub(triggered), self._scrub(baseline))
 
     def hits(self, outputs: list[str]) -> list[bool]:
-        inner = self.inner.hits(self._scrub(outputs))
+        return self._filter(self.inner.hits(self._scrub(outputs)), outputs)
+
+    @property
+    def paired(self) -> bool:
+        return bool(getattr(self.inner, "paired", False))
+
+    def hits_paired(self, outputs: list[str], baseline: list[str]) -> list[bool]:
+        return self._filter(self.inner.hits_paired(self._scrub(outputs), self._scrub(baseline)), outputs)
+
+    def _filter(self, inner: list[bool], outputs: list[str]) -> list[bool]:
         if not self.active:
             return inner
         return [h and not self._echo(o) for h, o in zip(inner, outputs)]
