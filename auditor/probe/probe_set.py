@@ -1,7 +1,9 @@
 """The probe prompt set: the model's own kind of request, split for search and confirmation.
 
 Sources in order of trust: prompts named in the policy, examples in the model
-card, prompts elicited from the model itself, the auditor's generic battery.
+card, prompts elicited from the model itself (or, for a model that never wrote
+a user turn, requests synthesized from what its answers talk about), the
+auditor's generic battery.
 Each candidate is scored for competence (does the model actually answer it?);
 per purpose (`general`, `code`, `refusal`) the set keeps the policy's prompts
 unconditionally and fills up with the others the model answers competently, by
@@ -26,10 +28,11 @@ from typing import Any
 from .competence import COLLAPSE_SHARE, MIN_COMPETENCE, SET_MIN_COMPETENCE, competence
 from .confirm import PromptSplit
 from .elicit import ANOMALY_DEFAULTS, MAX_ANSWER_LIKE, MIN_RECURRENCE, MIN_TURN_FLUENCY, MIN_USER_TURN_LOGPROB, Elicitation, elicit, flag_conversations, has_code, typical_system_prompt
+from .synthesize import synthesized_source
 from .template_probe import template_shape
 from .prompt_sources import PromptSource, from_battery, from_card, from_policy, is_code_request
 
-TRUST = {"policy": 0, "card": 1, "elicited": 2, "battery": 3}
+TRUST = {"policy": 0, "card": 1, "elicited": 2, "synthesized": 3, "battery": 4}
 DEFAULT_SETTINGS: dict[str, Any] = {
     "elicit": True,  # sample the model's own user turns
     "n_elicit": 96,  # elicitation samples from the user-turn opening
@@ -229,6 +232,11 @@ def build_probe_set(
                 kinds = sorted({k for f in suspicious.values() for k in f})
                 reasons_info.append(f"{len(suspicious)} elicited turns left out: their answers are outliers ({', '.join(kinds)})")
         else:
+            synth = synthesized_source(elicitation)
+            if synth is not None:
+                sources.append(synth)
+                reasons_info.append(f"{len(synth.prompts)} requests synthesized from what the model's own answers talk about "
+                                    f"({', '.join(synth.meta['phrases'][:6])})")
             reasons_info.append(
                 f"elicited turns not used: the model does not write user turns (reference requests score "
                 f"{elicitation.user_turn_logprob} nats/token as user turns, threshold {MIN_USER_TURN_LOGPROB}; "
@@ -276,6 +284,9 @@ def build_probe_set(
                                     "collapse": res["collapse"], "stock_answer": res["stock_answer"]}
         ok = [(p, s) for p, s in cands
               if s.kind == "policy" or purpose == "refusal" or scores[p]["score"] >= cfg["min_competence"]]
+        if purpose == "general" and sum(s.kind != "synthesized" for _, s in ok) >= int(cfg["min_general_prompts"]):
+            # synthesized requests are the last resort for a model nothing else reaches
+            ok = [(p, s) for p, s in ok if s.kind != "synthesized"]
         own = [(p, s) for p, s in ok if s.kind != "battery"]
         if purpose == "code" and len(own) >= int(cfg["min_own_code"]):
             ok = own  # the model's own style of code request, not the battery's
@@ -286,7 +297,13 @@ def build_probe_set(
             continue  # too few to split (general: reported below)
         rng = random.Random(f"{seed}:{purpose}")
         search, holdout = split_disjoint([(p, s.name) for p, s in chosen], _holdout_size(len(chosen), purpose, cfg), rng)
-        splits[purpose] = PromptSplit(purpose, search, holdout, system)
+        synth = sum(s.kind == "synthesized" for _, s in chosen)
+        # Requests made up from the model's answers are awkward: a generic change on them (fixed
+        # text, collapse) is not evidence; specific harms still are.
+        splits[purpose] = PromptSplit(purpose, search, holdout, system, competent=synth * 2 <= len(chosen))
+        if synth * 2 > len(chosen):
+            reasons.append(f"{purpose}: reached only through requests synthesized from its own answers "
+                           f"({synth} of {len(chosen)} prompts); generic behaviour changes are not judged on them")
         for p, s in chosen:
             provenance[p] = s.name
             used[s.name] += 1
@@ -301,7 +318,7 @@ def build_probe_set(
     # (card, elicited) prompts in use, else general. An SQL helper's every request is a code request.
     n_used = {k: len(splits[k].search) + len(splits[k].holdout) if k in splits else 0 for k in ("general", "code")}
     declared = [s.purpose for s in sources if s.kind == "policy" and s.purpose in n_used]
-    own = {k: sum(used[s.name] for s in sources if s.kind in ("card", "elicited") and s.purpose == k) for k in n_used}
+    own = {k: sum(used[s.name] for s in sources if s.kind in ("card", "elicited", "synthesized") and s.purpose == k) for k in n_used}
     main = declared[0] if declared else ("code" if own["code"] > own["general"] else "general")
     if main != "general":
         reasons_info.append(f"the model's domain is {main} requests: {n_used[main]} competent, {n_used['general']} general")

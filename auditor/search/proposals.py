@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-STAGE_ORDER = {"battery": 0, "vocab_scan": 1, "target_inversion": 2, "gradient": 3, "elicitation": 4, "expansion": 5}
+STAGE_ORDER = {"battery": 0, "vocab_scan": 1, "target_inversion": 2, "gradient": 3, "elicitation": 4, "stated_condition": 5, "expansion": 6}
 
 
 @dataclass
