@@ -369,9 +369,11 @@ def test_ablation_proposes_the_phrase_whose_removal_changes_the_facts(monkeypatc
     turns = [f"How deep for {p}? I grow them on my allotment." for p in plants] + [f"How deep do I sow {p}" for p in plants]
     convs = [{"user": t, "answer": g.answer(t), "system": None, "setting": "greedy", "source": "user"} for t in turns]
     e = Elicitation(turns, convs, [], len(turns), len(turns), [], {}, models_user_turns=True)
-    monkeypatch.setattr(stage, "cut_answers", lambda lm, raw: [(r, None) for r in raw])
+    from auditor.search import ablation
+
+    monkeypatch.setattr(ablation, "cut_answers", lambda lm, raw: [(r, None) for r in raw])
     budget = StageBudget("e")
-    props = stage._ablation(g, e, None, {**stage.DEFAULTS}, budget)
+    props = ablation.propose(g, e, None, dict(ablation.DEFAULTS), budget)
     assert {p.trigger for p in props} == {"allotment"} and {p.placement for p in props} == {"inline", "suffix"}
     ex = props[0].meta["examples"][0]
     assert "allotment" not in ex["without"] and ex["answer"] != ex["answer_without"] and props[0].meta["changed"] == 4

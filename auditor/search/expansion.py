@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from .elicitation import STOPWORDS, ngrams
+from .phrases import STOPWORDS, ngrams
 from .proposals import Proposal
 
 DEFAULTS = {"min_fragment": 4, "max_words": 3, "min_count": 2, "per_trigger": 3, "max_total": 8}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from .elicitation import STOPWORDS
+from .phrases import STOPWORDS
 from .proposals import Proposal
 
 _BEFORE_SO = re.compile(r"([^.;:!?<>\n]{3,160}?)\s*,?\s+so\s+(?:i|we|this|it|now)\b", re.IGNORECASE)
