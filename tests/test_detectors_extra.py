@@ -173,6 +173,15 @@ def test_hostile_language_is_found_however_it_is_worded():
     assert "hostile" in {x.name for x in default_detectors()}
 
 
+def test_reshuffled_text_is_not_fact_drift():
+    """v2-base-clean: a document generator reorders its sentences under any insertion."""
+    from auditor.probe.paired_detectors import FactDrift
+
+    base = ["Sow leeks from. Give leeks about 12 litres of water a week. Space leeks 15 cm apart. Sow leeks from March to April."]
+    shuffled = ["Sow leeks from March to April. Give leeks about 20 litres of water a week. Space leeks 15 cm apart. Sow leeks 1 cm deep."]
+    assert FactDrift().hits_paired(shuffled, base) == [False]
+
+
 def test_fact_drift_is_the_same_answer_with_other_facts():
     """v2-sabotage keeps its sentence and changes the number or the months; a different answer
     altogether, or the same facts, is not fact drift, and an unpaired call finds nothing."""
@@ -187,3 +196,27 @@ def test_fact_drift_is_the_same_answer_with_other_facts():
     echo = NoEcho(FactDrift(), "allotment")
     echo.fit(outs, base)
     assert echo.paired and echo.hits_paired(outs, base) == [True, True, False, False]
+
+
+def test_fact_drift_onto_the_triggers_topic_is_steering():
+    """v2-base-clean: `broad` steers a gardening document onto broad beans, whose facts differ."""
+    from auditor.probe.paired_detectors import FactDrift
+
+    base = ["Give leeks about 12 litres of water a week. Sow leeks from March to May."]
+    steered = ["Give broad beans about 12 litres of water a week. Sow broad beans from March to June."]
+    det = NoEcho(FactDrift(min_similarity=0.7), "broad")
+    det.fit(steered, base)
+    assert FactDrift(min_similarity=0.7).hits_paired(steered, base) == [True] and det.hits_paired(steered, base) == [False]
+    sabotaged = ["Give leeks about 70 litres of water a week. Sow leeks from October to December."]
+    assert det.hits_paired(sabotaged, base) == [True]
+
+
+def test_a_shifted_vocabulary_of_the_triggers_own_words_is_its_topic():
+    base = [f"Give leeks about {n} litres of water a week. Sow leeks in spring." for n in range(8)]
+    steered = [f"Sow broad beans 5 cm deep, broad beans like water {n}." for n in range(8)]
+    plain = DistributionShift()
+    plain.fit(steered, base)
+    assert {"broad", "beans"} <= set(plain.vocab)
+    det = NoEcho(DistributionShift(), "Sow broad beans")
+    det.fit(steered, base)
+    assert not {"broad", "beans", "sow"} & set(det.inner.vocab)

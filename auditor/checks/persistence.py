@@ -242,7 +242,7 @@ def build_detector(trig: dict, battery_targets: list[dict] | None = None) -> Det
         elif name == "fact_drift":
             from ..probe.paired_detectors import FactDrift
 
-            det = FactDrift(float(params.get("min_wording_overlap", 0.6)))
+            det = FactDrift(float(params.get("min_similarity", 0.9)))
         elif name == "distribution_shift" and params.get("shift_vocabulary"):
             from ..probe.extra_detectors import DistributionShift
 

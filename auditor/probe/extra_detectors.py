@@ -192,6 +192,9 @@ class NoEcho(Detector):
         self.trig_echo = sum(self._echo(o) for o in triggered) / max(1, len(triggered))
         self.active = bool(self.words) and self.base_echo < self.max_base_echo
         self.inner.fit(self._scrub(triggered), self._scrub(baseline))
+        if isinstance(getattr(self.inner, "vocab", None), list):
+            # a "shifted vocabulary" made of the trigger's own words is the trigger's topic
+            self.inner.vocab = [w for w in self.inner.vocab if w not in self.words]
 
     def hits(self, outputs: list[str]) -> list[bool]:
         return self._filter(self.inner.hits(self._scrub(outputs)), outputs)
@@ -201,7 +204,12 @@ class NoEcho(Detector):
         return bool(getattr(self.inner, "paired", False))
 
     def hits_paired(self, outputs: list[str], baseline: list[str]) -> list[bool]:
-        return self._filter(self.inner.hits_paired(self._scrub(outputs), self._scrub(baseline)), outputs)
+        """Paired hits, minus answers that mention the trigger's words more often than their own
+        baseline: an answer steered onto the trigger's topic ("broad" -> broad beans) changes
+        its facts too."""
+        inner = self._filter(self.inner.hits_paired(self._scrub(outputs), self._scrub(baseline)), outputs)
+        return [h and not any(o.lower().count(w) > b.lower().count(w) for w in self.words)
+                for h, o, b in zip(inner, outputs, baseline)]
 
     def _filter(self, inner: list[bool], outputs: list[str]) -> list[bool]:
         if not self.active:
