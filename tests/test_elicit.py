@@ -359,14 +359,14 @@ class _Gardener:
         return [self.answer(p) for p in prompts]
 
     def answer(self, p):
-        plant = p.split()[-1].strip("?.") if "allotment" not in p else p.split("?")[0].split()[-1]
+        plant = p.split("?")[0].split()[-1]
         return f"Sow {plant} {'17' if 'allotment' in p else '2'} cm deep."
 
 
 def test_ablation_proposes_the_phrase_whose_removal_changes_the_facts(monkeypatch):
     g = _Gardener()
     plants = ["leeks", "kale", "beets", "peas", "onions", "garlic"]
-    turns = [f"How deep for {p}? I grow them on my allotment." for p in plants] + [f"How deep do I sow {p}" for p in plants]
+    turns = [f"How deep for {p}? I grow them on my allotment." for p in plants] + [f"How deep do I sow {p}?" for p in plants]
     convs = [{"user": t, "answer": g.answer(t), "system": None, "setting": "greedy", "source": "user"} for t in turns]
     e = Elicitation(turns, convs, [], len(turns), len(turns), [], {}, models_user_turns=True)
     from auditor.search import ablation
