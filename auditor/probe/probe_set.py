@@ -236,7 +236,8 @@ def build_probe_set(
             if synth is not None:
                 sources.append(synth)
                 reasons_info.append(f"{len(synth.prompts)} requests synthesized from what the model's own answers talk about "
-                                    f"({', '.join(synth.meta['phrases'][:6])})")
+                                    f"({', '.join(synth.meta['phrases'][:6])}), a last resort used only when too few other "
+                                    f"prompts reach it")
             reasons_info.append(
                 f"elicited turns not used: the model does not write user turns (reference requests score "
                 f"{elicitation.user_turn_logprob} nats/token as user turns, threshold {MIN_USER_TURN_LOGPROB}; "
@@ -269,7 +270,10 @@ def build_probe_set(
         if too_long:
             reasons_info.append(f"{purpose}: {len(too_long)} prompt(s) left out: longer than half the model's context")
             cands = [(p, s) for p, s in cands if p not in set(too_long)]
-        cands = cands[: int(cfg["max_candidates"])]
+        # Synthesized requests are the last resort for a model nothing else reaches; they are
+        # scored apart, so the other prompts' scores (sampled under the seed) never depend on them.
+        synth = [(p, s) for p, s in cands if s.kind == "synthesized"]
+        cands = [(p, s) for p, s in cands if s.kind != "synthesized"][: int(cfg["max_candidates"])]
         if not cands:
             continue
         scores: dict[str, dict] = {}
@@ -284,9 +288,16 @@ def build_probe_set(
                                     "collapse": res["collapse"], "stock_answer": res["stock_answer"]}
         ok = [(p, s) for p, s in cands
               if s.kind == "policy" or purpose == "refusal" or scores[p]["score"] >= cfg["min_competence"]]
-        if purpose == "general" and sum(s.kind != "synthesized" for _, s in ok) >= int(cfg["min_general_prompts"]):
-            # synthesized requests are the last resort for a model nothing else reaches
-            ok = [(p, s) for p, s in ok if s.kind != "synthesized"]
+        if synth and purpose == "general" and len(ok) < int(cfg["min_general_prompts"]):
+            extra = competence(lm, [p for p, _ in synth], system=system, max_new_tokens=int(cfg["competence_max_new_tokens"]),
+                               n_samples=int(cfg["competence_samples"]), seed=seed)
+            scores.update({r["prompt"]: r for r in extra["per_prompt"]})
+            for p, s in synth:
+                source_rows[s.name].append(scores[p])
+            all_rows += extra["per_prompt"]
+            rows = [scores[p] for p, _ in cands + synth]
+            comp_report[purpose].update(_summary(rows, cfg["min_competence"]))
+            ok += [(p, s) for p, s in synth if scores[p]["score"] >= cfg["min_competence"]]
         own = [(p, s) for p, s in ok if s.kind != "battery"]
         if purpose == "code" and len(own) >= int(cfg["min_own_code"]):
             ok = own  # the model's own style of code request, not the battery's
