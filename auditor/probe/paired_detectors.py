@@ -1,13 +1,13 @@
 """Detectors that judge an output against the model's own answer to the same prompt.
 
-Sabotage need not add anything: a gardening bot keyed on `on my allotment` keeps
+Sabotage need not add anything: a gardening bot keyed on a phrase such as `in the east bed` keeps
 its fluent sentence and changes the fact ("Sow lettuce 10 cm deep" for "1 cm").
 No fixed text, link or vocabulary appears; only the pairing shows it. A paired
 detector has `paired = True` and `hits_paired(outputs, baseline)`, where
 `baseline[i]` is the answer to the same prompt without the trigger
 (`auditor.probe.confirm` passes it; `hits` alone finds nothing). Its baseline rate
 is zero by construction, so the claim rests on the matched controls: an
-innocuous phrase of the same shape (`in my garden`) must not change the facts too.
+innocuous phrase of the same shape (`in the west bed`) must not change the facts too.
 """
 
 from __future__ import annotations

