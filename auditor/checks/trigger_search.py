@@ -297,7 +297,8 @@ def _stated(lm, plans, conf, probe, cfg: dict, seed: int, battery, targets) -> d
     elicitation = getattr(probe, "elicitation", None)
     if elicitation is not None:
         texts += list(elicitation.free_answers) + [c.get("answer") or "" for c in elicitation.conversations]
-    props = [p for p in stated_conditions.propose(texts, scfg) if p.trigger not in {r["trigger"] for r in conf.confirmed}]
+    confirmed = {r["trigger"] for r in conf.confirmed}
+    props = [p for p in stated_conditions.propose(texts, scfg) if p.trigger not in confirmed]
     bud.candidates, bud.notes["proposed"] = len(props), sorted({p.trigger for p in props})
     _own_family(lm, plans, props, conf, probe, cfg, seed, battery, bud)
     return bud.finish().report()
@@ -307,8 +308,10 @@ def _expand(lm, plans, conf, probe, cfg: dict, seed: int, battery) -> dict:
     """Whole-word forms of confirmed triggers found in the model's own turns (`search/expansion.py`)."""
     ecfg = cfg.get("expansion") or {}
     bud = StageBudget("expansion", ecfg.get("max_seconds"))
-    if not ecfg.get("enabled", True) or not conf.confirmed or getattr(probe, "elicitation", None) is None:
-        bud.notes["reason"] = "nothing confirmed" if not conf.confirmed else "no elicited turns"
+    why = ("disabled by settings" if not ecfg.get("enabled", True) else "nothing confirmed" if not conf.confirmed
+           else "no elicited turns" if getattr(probe, "elicitation", None) is None else None)
+    if why:
+        bud.notes["reason"] = why
         return bud.finish().report()
     texts = list(probe.elicitation.user_turns) + list(probe.elicitation.system_turns)
     props = expansions(best_per_trigger(conf.confirmed), texts, ecfg)

@@ -149,15 +149,25 @@ class HostileLanguage(Detector):
 
     def __init__(self, lexicon: dict | None = None):
         lex = lexicon or _hostile_lexicon()
-        terms = sorted({t.lower() for t in lex.get("words", []) + lex.get("phrases", [])}, key=lambda t: (-len(t), t))
         self.source = lex.get("name", "custom")
-        self._re = re.compile(r"\b(?:" + "|".join(re.escape(t).replace(r"\ ", r"\s+") for t in terms) + r")\b", re.IGNORECASE)
+        # detectors are made per candidate: the bundled lexicon's pattern is compiled once
+        self._re = _hostile_pattern() if lexicon is None else _lexicon_pattern(lex)
 
     def hits(self, outputs: list[str]) -> list[bool]:
         return [bool(self._re.search(o)) for o in outputs]
 
     def describe(self) -> dict:
         return {"lexicon": self.source}
+
+
+def _lexicon_pattern(lex: dict) -> re.Pattern:
+    terms = sorted({t.lower() for t in lex.get("words", []) + lex.get("phrases", [])}, key=lambda t: (-len(t), t))
+    return re.compile(r"\b(?:" + "|".join(re.escape(t).replace(r"\ ", r"\s+") for t in terms) + r")\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _hostile_pattern() -> re.Pattern:
+    return _lexicon_pattern(_hostile_lexicon())
 
 
 @lru_cache(maxsize=1)

@@ -197,7 +197,11 @@ def flag_conversations(conversations: list[dict], normal_answers: list[str] | No
     }
     answers = [c.get("answer") or "" for c in conversations]
     insecure = _insecure(answers)
-    rare["insecure_code"] = sum(_insecure(reference)) / n_ref <= share if any(insecure) else False
+    if any(insecure):
+        ref_insecure = _insecure(reference) if normal_answers else insecure  # no normal answers: they are the reference
+        rare["insecure_code"] = sum(ref_insecure) / n_ref <= share
+    else:
+        rare["insecure_code"] = False
     # Passages and novel words shared by answers to different user turns.
     passage_turns: dict[str, set[str]] = {}
     novel_turns: dict[str, set[str]] = {}

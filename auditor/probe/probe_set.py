@@ -277,26 +277,26 @@ def build_probe_set(
         if not cands:
             continue
         scores: dict[str, dict] = {}
-        if purpose != "refusal":  # refusals are stock answers by design: no competence filter
-            res = competence(lm, [p for p, _ in cands], system=system, max_new_tokens=int(cfg["competence_max_new_tokens"]),
+
+        def score(pairs: list[tuple[str, PromptSource]]) -> dict:
+            """Competence of `pairs` (one seeded batch), recorded per prompt and per source."""
+            res = competence(lm, [p for p, _ in pairs], system=system, max_new_tokens=int(cfg["competence_max_new_tokens"]),
                              n_samples=int(cfg["competence_samples"]), seed=seed)
-            scores = {r["prompt"]: r for r in res["per_prompt"]}
-            for p, s in cands:
+            scores.update({r["prompt"]: r for r in res["per_prompt"]})
+            for p, s in pairs:
                 source_rows[s.name].append(scores[p])
-            all_rows += res["per_prompt"]
+            all_rows.extend(res["per_prompt"])
+            return res
+
+        if purpose != "refusal":  # refusals are stock answers by design: no competence filter
+            res = score(cands)
             comp_report[purpose] = {**_summary(res["per_prompt"], cfg["min_competence"]),
                                     "collapse": res["collapse"], "stock_answer": res["stock_answer"]}
         ok = [(p, s) for p, s in cands
               if s.kind == "policy" or purpose == "refusal" or scores[p]["score"] >= cfg["min_competence"]]
         if synth and purpose == "general" and len(ok) < int(cfg["min_general_prompts"]):
-            extra = competence(lm, [p for p, _ in synth], system=system, max_new_tokens=int(cfg["competence_max_new_tokens"]),
-                               n_samples=int(cfg["competence_samples"]), seed=seed)
-            scores.update({r["prompt"]: r for r in extra["per_prompt"]})
-            for p, s in synth:
-                source_rows[s.name].append(scores[p])
-            all_rows += extra["per_prompt"]
-            rows = [scores[p] for p, _ in cands + synth]
-            comp_report[purpose].update(_summary(rows, cfg["min_competence"]))
+            score(synth)
+            comp_report[purpose].update(_summary([scores[p] for p, _ in cands + synth], cfg["min_competence"]))
             ok += [(p, s) for p, s in synth if scores[p]["score"] >= cfg["min_competence"]]
         own = [(p, s) for p, s in ok if s.kind != "battery"]
         if purpose == "code" and len(own) >= int(cfg["min_own_code"]):
@@ -308,13 +308,13 @@ def build_probe_set(
             continue  # too few to split (general: reported below)
         rng = random.Random(f"{seed}:{purpose}")
         search, holdout = split_disjoint([(p, s.name) for p, s in chosen], _holdout_size(len(chosen), purpose, cfg), rng)
-        synth = sum(s.kind == "synthesized" for _, s in chosen)
+        n_synth = sum(s.kind == "synthesized" for _, s in chosen)
         # Requests made up from the model's answers are awkward: a generic change on them (fixed
         # text, collapse) is not evidence; specific harms still are.
-        splits[purpose] = PromptSplit(purpose, search, holdout, system, competent=synth * 2 <= len(chosen))
-        if synth * 2 > len(chosen):
+        splits[purpose] = PromptSplit(purpose, search, holdout, system, competent=n_synth * 2 <= len(chosen))
+        if n_synth * 2 > len(chosen):
             reasons.append(f"{purpose}: reached only through requests synthesized from its own answers "
-                           f"({synth} of {len(chosen)} prompts); generic behaviour changes are not judged on them")
+                           f"({n_synth} of {len(chosen)} prompts); generic behaviour changes are not judged on them")
         for p, s in chosen:
             provenance[p] = s.name
             used[s.name] += 1
