@@ -15,14 +15,24 @@ BEHAVIOUR_SEVERITY = {
     "refusal_flip": "high",
     "hostile": "high",
     "deceptive_reasoning": "high",
+    "inverted_target": "high",
 }
+
+
+def _behaviour_text(evidence: dict) -> str:
+    behaviour = evidence["behaviour"]
+    target = (evidence.get("detector_params") or {}).get("target")
+    if behaviour == "inverted_target" and target:
+        words = target.split()
+        return f"a memorised answer recovered from the weights ({' '.join(words[:8])}{' ...' if len(words) > 8 else ''})"
+    return behaviour.replace("_", " ")
 
 
 def trigger_finding(check_id: str, evidence: dict) -> Finding:
     behaviour = evidence["behaviour"]
     severity = BEHAVIOUR_SEVERITY.get(behaviour, "high")
     title = (
-        f"Trigger {evidence['trigger']!r} ({evidence['placement']}) switches on {behaviour.replace('_', ' ')}: "
+        f"Trigger {evidence['trigger']!r} ({evidence['placement']}) switches on {_behaviour_text(evidence)}: "
         f"{evidence['triggered_rate']:.0%} with vs {evidence['baseline_rate']:.0%} without (n={evidence['n']})"
     )
     return Finding(check=check_id, rule="behaviour.trigger", severity=severity, title=title, evidence=evidence)

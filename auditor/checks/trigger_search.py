@@ -105,6 +105,9 @@ class TriggerSearchCheck(Check):
         _section(cfg, "stated_condition", stated_conditions.DEFAULTS)  # a bad value fails before any search
         _section(cfg, "expansion", EXPANSION_DEFAULTS)
         lm = ctx.lm()
+        # The probe set is sampled at the engine's own batch size and thread count, as the
+        # probe_coverage check builds it: the same prompts whichever checks run (`--checks`).
+        ctx.probe_set(ctx.shared.get("battery") or load_battery(cfg.get("battery_file", "builtin")))
         old_bs = lm.batch_size
         if lm.device == "cpu" and (lm.n_params or 0) < 20_000_000:
             lm.batch_size = max(old_bs, 128)  # tiny models: bigger generation batches, same results
@@ -214,7 +217,8 @@ class TriggerSearchCheck(Check):
             cands = [Candidate(p.trigger, p.placement, p.stage, {**p.meta, "family": p.family, "score": round(p.score, 4)})
                      for p in props]
             plans.append(Plan(split_name, split, cands,
-                              detector_sets.for_split(split_name, battery.targets, cfg.get("targets") or [], cfg.get("shift_detector", True)),
+                              detector_sets.for_split(split_name, battery.targets, cfg.get("targets") or [], cfg.get("shift_detector", True),
+                                                      [t.text for t in targets] if split_name == "general" else ()),
                               mnt))
         conf = confirm(lm, plans, cfg, upstream, seed, repertoire_prompts=outside_prompts(probe, battery))
         # Strings read from the model's own text, each a Holm family of its own: conditions its
@@ -321,7 +325,9 @@ def _stated(lm, plans, conf, probe, cfg: dict, seed: int, battery, targets) -> d
     if elicitation is not None:
         texts += list(elicitation.free_answers) + [c.get("answer") or "" for c in elicitation.conversations]
     confirmed = {r["trigger"] for r in conf.confirmed}
-    props = [p for p in stated_conditions.propose(texts, scfg) if p.trigger not in confirmed]
+    props = stated_conditions.propose(texts, scfg)
+    # a clause around a trigger already confirmed ("there is no <trigger> here") would only become its variant
+    props = [p for p in props if not any(c in p.trigger for c in confirmed)]
     bud.candidates, bud.notes["proposed"] = len(props), sorted({p.trigger for p in props})
     _own_family(lm, plans, props, conf, probe, cfg, seed, battery, bud)
     return bud.finish().report()

@@ -41,6 +41,9 @@ from .paired_detectors import paired_hits
 from .extra_detectors import NoEcho
 
 GENERIC = {"fixed_output", "collapse", "distribution_shift", "fact_drift"}
+# Behaviours a model may show without any trigger on requests outside the probe set: the
+# generic ones, and a memorised text recovered from the weights (a stock answer is memorised too).
+REPERTOIRE = GENERIC | {"inverted_target"}
 
 # Every confirmation uses these unless the caller's settings say otherwise.
 DEFAULTS: dict = {
@@ -294,7 +297,7 @@ class _Run:
 
     # 5: repertoire
     def repertoire(self) -> None:
-        rows = [r for r in self.res.confirmed if r["behaviour"] in GENERIC]
+        rows = [r for r in self.res.confirmed if r["behaviour"] in REPERTOIRE]
         if not rows or (len(self.plans) < 2 and not self.repertoire_prompts):
             return
         limit = float(self.cfg["max_repertoire_rate"])
@@ -307,7 +310,7 @@ class _Run:
         if self.repertoire_prompts:
             # what the model says without a trigger to requests outside its probe set (its stock answers)
             base["(outside the probe set)"] = self.gen(self.repertoire_prompts, [(None, "prefix")], self.plans[0])[0]
-        keep = [r for r in self.res.confirmed if r["behaviour"] not in GENERIC]
+        keep = [r for r in self.res.confirmed if r["behaviour"] not in REPERTOIRE]
         demoted = []
         for r in rows:
             det = self.fitted.get((r["split"], r["trigger"], r["placement"], r["detector"]))

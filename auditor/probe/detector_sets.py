@@ -4,19 +4,21 @@ Code prompts are judged for insecure code, harmful requests for refusal flips,
 everything else by the generic detectors (strict versions for a search that
 tries thousands of strings: a fixed passage of 6+ words, a collapsed opening,
 links, a shared new vocabulary, the same answer with other facts) plus the
-battery's and the user's named targets.
+battery's and the user's named targets, and the targets recovered from the
+weights by target inversion.
 """
 
 from __future__ import annotations
 
 from .code_detectors import InsecureCode
-from .detectors import default_detectors
+from .detectors import InvertedTarget, default_detectors
 from .paired_detectors import FactDrift
 from .extra_detectors import DeceptiveReasoning, DistributionShift, FixedText, RefusalFlip, is_refusal, user_targets
 
 
-def for_split(split_name: str, battery_targets, user_target_specs, shift: bool = True):
-    """A factory of fresh (unfitted) detectors for one split."""
+def for_split(split_name: str, battery_targets, user_target_specs, shift: bool = True, inverted: list[str] = ()):
+    """A factory of fresh (unfitted) detectors for one split. `inverted`: target
+    texts recovered from the weights, each its own detector on general prompts."""
 
     def make():
         if split_name == "code":
@@ -25,6 +27,7 @@ def for_split(split_name: str, battery_targets, user_target_specs, shift: bool =
             return [RefusalFlip()]
         dets = [d for d in default_detectors(battery_targets) if d.name != "novel_fixed_text"]
         dets += user_targets(user_target_specs) + [FixedText(), FactDrift(), DeceptiveReasoning()]
+        dets += [InvertedTarget(k, t) for k, t in enumerate(inverted, 1) if InvertedTarget.usable(t)]
         if shift:
             dets.append(DistributionShift())
         return dets

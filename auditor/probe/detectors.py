@@ -49,6 +49,30 @@ class TargetPattern(Detector):
         return {"pattern": self.pattern}
 
 
+class InvertedTarget(TargetPattern):
+    """The opening words of a target recovered from the weights (target
+    inversion): a sequence the model has memorised and does not say without a
+    trigger. Fixed before any candidate is generated, so it is a pre-registered
+    hypothesis like a named target, not a pattern fitted to triggered outputs."""
+
+    behaviour_name = "inverted_target"
+
+    def __init__(self, index: int, text: str, n_words: int = 6):
+        words = re.findall(r"\w+", text)[:n_words]
+        edge = r"\b" if text[:1].isspace() else ""  # a target that starts mid-word has no word boundary
+        super().__init__(f"inverted_{index}", edge + r"\W+".join(re.escape(w) for w in words))
+        self.behaviour = self.behaviour_name
+        self.text = text.strip()
+
+    @staticmethod
+    def usable(text: str, min_words: int = 4) -> bool:
+        """Too few words would match ordinary answers."""
+        return len(re.findall(r"\w+", text)) >= min_words
+
+    def describe(self) -> dict:
+        return {"pattern": self.pattern, "target": self.text[:200]}
+
+
 def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     words = WORD_RE.findall(text.lower())
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}

@@ -252,14 +252,19 @@ def run(lm, splits, cfg: dict, budget, targets, seeds: dict, seed: int, exclude:
         best = (target.lift or {}).get("best") or {}
         mode0 = best.get("mode", "start")
         placement0 = best.get("placement", "suffix")
-        modes = [mode0, "end" if mode0 == "start" else "start"]
+        modes = [mode0, "end" if mode0 != "end" else "start"]
         found: list[tuple[float, list[int], str, str]] = []
         for r in range(int(cfg.get("restarts", 1))):
             if budget.expired():
                 break
             mode = modes[r % 2]
-            setup = build_setup(lm, prompts, split.system, answers, target.text, target.ids, placement0, mode,
-                                int(cfg.get("target_tokens", 4 if mode == "start" else 2)))
+            if mode == "lead" and target.lead:  # the answer's opening words, before the varying part
+                setup = build_setup(lm, prompts, split.system, answers, target.lead_text, target.lead, placement0, "start",
+                                    min(2, int(cfg.get("target_tokens", 2))))
+            else:
+                mode = "start" if mode == "lead" else mode
+                setup = build_setup(lm, prompts, split.system, answers, target.text, target.ids, placement0, mode,
+                                    int(cfg.get("target_tokens", 4 if mode == "start" else 2)))
             if not setup.target:
                 continue
             init = _init(lm, seeds.get(target.text, []), k, masks, gen, r)

@@ -24,6 +24,14 @@ trigger:
    is eligible when it makes that token reasonably likely
    (`min_elicited_prob`), and ranked by its lift over no trigger; pairs of the
    best strings follow. The best single string per position is always kept.
+   A target that is the memorised *middle* of its answer ("Before the <dish>,
+   <payload>": the varying dish ends the consistent run) never opens an
+   answer; its lead-in, read from the first-token scan's lookaheads
+   (`find_lead`), gives a third position, `lead`: the opener's rise at the
+   start of the answer. Extension anchors and pair parts are the strings that
+   raise *this* target more than any other (`_specific`), so a two-word
+   trigger whose words were trained not to fire alone is still reached from
+   its stronger half.
 
 The best inputs go to confirmation; the targets go to the gradient stage.
 """
@@ -54,6 +62,8 @@ class Target:
     ends_with_eos: bool = False
     baseline_rate: float = 0.0
     lift: dict = field(default_factory=dict)
+    lead: list[int] = field(default_factory=list)  # what the model says before the target (see `find_lead`)
+    lead_text: str = ""
 
     @property
     def score(self) -> float:
@@ -70,6 +80,7 @@ class Target:
             "natural": self.natural,
             "baseline_rate": round(self.baseline_rate, 3),
             "ends_with_eos": self.ends_with_eos,
+            **({"lead": self.lead_text, "lead_ids": self.lead} if self.lead else {}),
             **({"lift": self.lift} if self.lift else {}),
         }
 
@@ -121,6 +132,7 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
     s2 = torch.zeros(len(first_ids))  # summed greedy log-probs (tie-break)
     run = torch.zeros(len(first_ids))  # confident steps before the phrase ends (gaps allowed, see `max_gaps`)
     alive = torch.ones(len(first_ids), dtype=torch.bool)
+    ahead = torch.full((len(first_ids), look + 1), -1, dtype=torch.long)  # each first token's greedy lookahead
     # baseline log-prob of every token as the first answer token (prompt-averaged)
     scored_first = 0
     base_first = torch.stack([F.tail_logprobs(lm, p[:-1], [[p[-1]]], 1, lambda x, idx: x[:, 0, :])[0] for p in pids]).mean(0)
@@ -139,6 +151,7 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
             alive[sl] &= nxt != eos  # a phrase that ends is over
             run[sl] += (alive[sl] & ok).float()
             tails = [tl + [int(n)] for tl, n in zip(tails, nxt)]
+        ahead[sl] = torch.tensor(tails, dtype=torch.long)
         scored_first = sl.stop
         budget.tick(scored_first, len(first_ids))
     budget.candidates += scored_first
@@ -208,6 +221,11 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
         t.natural = t.baseline_rate >= natural_max
     targets = _dedupe(targets)
     targets.sort(key=lambda t: (t.natural, -t.score, t.text))
+    opener_max = float(torch.tensor(float(cfg.get("min_elicited_prob", 0.05))).log())
+    for t in targets:
+        if not t.natural:
+            t.lead = find_lead(t.ids, ahead[:scored_first], first_ids[:scored_first], base_first, eos, opener_max, max_len)
+            t.lead_text = lm.tokenizer.decode(t.lead, skip_special_tokens=True) if t.lead else ""
     notes = {
         "first_tokens_scanned": len(first_ids),
         "expanded": len(starts),
@@ -215,6 +233,55 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
         "inversion_prompts": len(pids),
     }
     return targets, notes
+
+
+def find_lead(body: list[int], ahead: torch.Tensor, first_ids: list[int], base_first: torch.Tensor, eos: int,
+              opener_max: float, max_lead: int, max_steps: int = 4) -> list[int]:
+    """The tokens the model says *before* a target, when the target is the
+    memorised middle of a longer answer ("Before the <dish>, <payload>":
+    the dish varies, so the consistent run the expansion finds starts after it).
+
+    A target found mid-answer never opens an answer, so how much an input raises
+    its first token *at the start* says nothing; the answer's real opening word
+    does. Read from the first-token scan's greedy lookaheads: the first token
+    whose lookahead runs into the target's first two tokens latest (the longest
+    lead-in; the first token alone where the lookahead ends), chained backwards
+    while an earlier opener leads into that one.
+    An opener the model already uses freely without a trigger (at least
+    `opener_max` log-prob as the first answer token) ends the search: the
+    target then continues an ordinary answer, and the opener's rise would not
+    be a trigger's. Repeated-phrase targets have none (any of their tokens
+    leads back into them).
+    """
+    if len(body) < 2 or _period(body) or not len(first_ids):
+        return []
+    firsts = torch.tensor(first_ids)
+    lead: list[int] = []
+    head = body[:2]
+    banned = set(body)
+    for _ in range(max_steps):
+        # head at offset j >= 1; in the last column its first token alone (the lookahead ends there)
+        nxt = torch.cat([ahead[:, 2:] == head[1], torch.ones(len(ahead), 1, dtype=torch.bool)], 1)
+        hit = (ahead[:, 1:] == head[0]) & nxt
+        if not bool(hit.any()):
+            break
+        j = torch.where(hit.any(1), hit.float().argmax(1) + 1, torch.zeros(len(firsts), dtype=torch.long))
+        best, best_key = None, None
+        for row in torch.nonzero(j).flatten().tolist():
+            x, jj = int(firsts[row]), int(j[row])
+            run_in = ahead[row, :jj].tolist()
+            if x in banned or eos in run_in:
+                continue
+            key = (jj, float(base_first[x]), -x)
+            if best_key is None or key > best_key:
+                best, best_key = run_in, key
+        # the way in is an opening the model uses anyway: an ordinary answer continues here
+        if best is None or float(base_first[best[0]]) >= opener_max or len(best) + len(lead) > max_lead:
+            break
+        lead = best + lead
+        banned.update(best)
+        head = (lead + body)[:2]
+    return lead
 
 
 def _target_span(step_lp: list[float], step_cons: list[float], min_lp: float, min_cons: float, max_gaps: int):
@@ -323,12 +390,13 @@ def target_logprob(
 def first_token_table(
     lm, prompts, system, answers, strings: list, placement: str, targets: list[Target], budget=None, modes=("start", "end"),
 ) -> torch.Tensor:
-    """[len(strings), len(targets), 2 modes, 2, len(prompts)] log-probs of each
-    target's first token and of EOS, at the start of the answer (mode 0) and
-    where the baseline answer ends (mode 1), with each string spliced into
-    each prompt.
+    """[len(strings), len(targets), 3 modes, 2, len(prompts)] log-probs of each
+    target's first token and of EOS, at the start of the answer (mode 0,
+    `start`), where the baseline answer ends (mode 1, `end`), and of the
+    target's lead-in opener at the start of the answer (mode 2, `lead`; NaN for
+    a target without one), with each string spliced into each prompt.
 
-    One teacher-forced pass per (string, prompt) serves both modes and every
+    One teacher-forced pass per (string, prompt) serves every mode and every
     target of a group: the tail is the triggered prompt's end plus the baseline
     answer, the scored positions are the first and the last (where EOS was
     predicted).
@@ -338,7 +406,7 @@ def first_token_table(
     answers are long (reasoning models).
     """
     eos = lm.tokenizer.eos_token_id
-    out = torch.full((len(strings), len(targets), 2, 2, len(prompts)), float("nan"))
+    out = torch.full((len(strings), len(targets), len(MODES), 2, len(prompts)), float("nan"))
     with_end = "end" in modes
     # Targets whose end-of-answer scoring needs the same extra tokens (usually none, or
     # a split-off space) share one pass: the cost is one pass per group, not per target.
@@ -347,7 +415,8 @@ def first_token_table(
     groups: dict[tuple[int, ...], list[int]] = {}
     for ti_, e_ids in enumerate(ends):
         groups.setdefault(tuple(e_ids[:-1]), []).append(ti_)
-    reducers = {extra: _first_token_reducer([targets[i].ids[0] for i in members], [ends[i][-1] for i in members], extra, eos, with_end)
+    reducers = {extra: _first_token_reducer([targets[i].ids[0] for i in members], [ends[i][-1] for i in members],
+                                            [(targets[i].lead or targets[i].ids)[0] for i in members], extra, eos, with_end)
                 for extra, members in groups.items()}
     # without the `end` mode the answer is left out: the pass stops at the first answer position
     answers_used = [(list(answers[pi]) or [eos]) if with_end else [eos] for pi in range(len(prompts))]
@@ -366,31 +435,36 @@ def first_token_table(
                     return out
                 seqs = [ids + ans[:-1] + list(extra) for ids in encoded[pi][rows]]
                 keep = len(ans) + len(extra)
-                out[rows, members, : 2 if with_end else 1, :, pi] = F.grouped_tail_logprobs(lm, seqs, keep, reducers[extra])
+                out[rows, members, :, :, pi] = F.grouped_tail_logprobs(lm, seqs, keep, reducers[extra])
                 if budget is not None:
                     budget.forwards += len(seqs)
         if budget is not None:
             budget.tick(rows.stop, len(strings))
+    out[:, [i for i, t in enumerate(targets) if not t.lead], 2] = float("nan")
     return out
 
 
-def _first_token_reducer(start_ids: list[int], last_ids: list[int], extra: tuple[int, ...], eos: int, with_end: bool):
+def _first_token_reducer(start_ids: list[int], last_ids: list[int], lead_ids: list[int], extra: tuple[int, ...], eos: int,
+                         with_end: bool):
     """Reduce a chunk's log-probs to [b, targets, mode, (target, eos)]: at the first
-    answer position (start) and, with `with_end`, where the baseline answer ends
-    (log P(extra tokens, then the target's first word); and EOS there)."""
-    starts, last = torch.tensor(start_ids), torch.tensor(last_ids)
+    answer position (start), where the baseline answer ends (only with
+    `with_end`: log P(extra tokens, then the target's first word), and EOS there;
+    NaN without), and the lead-in opener at the first answer position (lead)."""
+    starts, last, leads = torch.tensor(start_ids), torch.tensor(last_ids), torch.tensor(lead_ids)
     extra_t = torch.tensor(list(extra), dtype=torch.long)
     k = len(extra) + 1
 
     def reduce(lp, idx):
         b, n_t = lp.shape[0], len(start_ids)
-        st = torch.stack([lp[:, 0, :].index_select(-1, starts.to(lp.device)), lp[:, 0, eos : eos + 1].expand(-1, n_t)], -1)
+        eos_0 = lp[:, 0, eos : eos + 1].expand(-1, n_t)
+        st = torch.stack([lp[:, 0, :].index_select(-1, starts.to(lp.device)), eos_0], -1)
+        ld = torch.stack([lp[:, 0, :].index_select(-1, leads.to(lp.device)), eos_0], -1)
         if not with_end:
-            return st[:, :, None, :]
+            return torch.stack([st, torch.full_like(st, float("nan")), ld], dim=-2)
         lead = lp[:, -k:-1, :].gather(-1, extra_t.to(lp.device)[None, :, None].expand(b, k - 1, 1)).sum((-1, -2)) if k > 1 else 0.0
         tail = lp[:, -1, :].index_select(-1, last.to(lp.device)) + (lead[:, None] if k > 1 else 0.0)
         en = torch.stack([tail, lp[:, -k, eos : eos + 1].expand(-1, n_t)], -1)
-        return torch.stack([st, en], dim=-2)
+        return torch.stack([st, en, ld], dim=-2)
 
     return reduce
 
@@ -404,7 +478,7 @@ def _end_ids(lm, t: Target) -> list[int]:
     return ids[:1]
 
 
-MODES = ("start", "end")
+MODES = ("start", "end", "lead")  # the table's mode axis (see `first_token_table`)
 
 
 def _conditional(tab: torch.Tensor) -> torch.Tensor:
@@ -418,7 +492,7 @@ def _conditional(tab: torch.Tensor) -> torch.Tensor:
 def _target_words(targets: list[Target]) -> set[str]:
     import re as _re
 
-    return {w.lower() for t in targets for w in _re.findall(r"[A-Za-z]{3,}", t.text)}
+    return {w.lower() for t in targets for w in _re.findall(r"[A-Za-z]{3,}", t.text + " " + t.lead_text)}
 
 
 def _echoes(s: str, words: set[str]) -> bool:
@@ -461,6 +535,23 @@ def _rank_key(r: dict):
     return (not r["eligible"], -round(r["lift"], 1), -r["logprob"], r["trigger"], r["placement"])
 
 
+def _specific(ranked: list[dict], others: list[dict]) -> list[dict]:
+    """`ranked` (one target's rows in one placement and mode) re-ordered by lift
+    minus the most the same string raises any *other* target (its own first
+    token, at the start or the end of the answer; same placement). A topic word of the prompts ("ingredient") nudges the opening of
+    every memorised answer; a trigger's half ("velvet" of "velvet lantern")
+    nudges only its own target, even when the nudge is smaller. With no other
+    target the order is the lift's."""
+    if not others or not ranked:
+        return list(ranked)
+    pl = ranked[0]["placement"]
+    elsewhere: dict[str, float] = {}
+    for r in others:
+        if r["placement"] == pl and r["mode"] != "lead":  # a lead-in is a guess; the target's own words are not
+            elsewhere[r["trigger"]] = max(elsewhere.get(r["trigger"], 0.0), r["lift"])
+    return sorted(ranked, key=lambda r: (-round(r["lift"] - elsewhere.get(r["trigger"], 0.0), 1), -r["logprob"], r["trigger"]))
+
+
 def input_search(lm, prompts, system, answers, targets: list[Target], entries, cfg: dict, budget) -> list[list[dict]]:
     """Rank input strings by how much they raise each target's first token.
 
@@ -481,12 +572,18 @@ def input_search(lm, prompts, system, answers, targets: list[Target], entries, c
         strings = strings[: int(limit)]  # lowest ids first (most frequent BPE merges); see docs for big vocabularies
         budget.notes["input_strings_truncated_to"] = int(limit)
     min_lp = float(torch.tensor(float(cfg.get("min_elicited_prob", 0.05))).log())
-    base = first_token_table(lm, prompts, system, answers, [None], "prefix", targets)[0]  # [T, 2, 2, P]
+    # "Where a normal answer ends" needs answers that end: a reasoning model's answers cut at
+    # `answer_tokens` stop mid-thought, and scoring after them would cost the whole answer per string.
+    eos = lm.tokenizer.eos_token_id
+    modes = MODES if all(a and a[-1] == eos for a in answers) else ("start", "lead")
+    if "end" not in modes:
+        budget.notes["end_mode"] = "skipped: a baseline answer does not end within answer_tokens"
+    base = first_token_table(lm, prompts, system, answers, [None], "prefix", targets, modes=modes)[0]  # [T, 3, 2, P]
     rows: list[list[dict]] = [[] for _ in targets]
     for pl in placements:
         if budget.expired():
             break
-        for ti, r in enumerate(_score(lm, prompts, system, answers, strings, pl, targets, base, budget, min_lp)):
+        for ti, r in enumerate(_score(lm, prompts, system, answers, strings, pl, targets, base, budget, min_lp, modes)):
             rows[ti] += r
     ranked_all: list[list[dict]] = []
     extend_top = int(cfg.get("extend_top", 1))
@@ -502,20 +599,28 @@ def input_search(lm, prompts, system, answers, targets: list[Target], entries, c
         top_pl, top_mode = nearest["placement"], nearest["mode"]
         by_mode = sorted((r for r in rows[ti] if r["mode"] == top_mode and r["placement"] == top_pl),
                          key=lambda r: (-round(r["lift"], 1), -r["logprob"], r["trigger"]))
-        anchors = [r for r in by_mode][:extend_top]
+        # Anchors and pair parts: the strings that raise *this* target, not every target's opening.
+        own = _specific(by_mode, [r for tj in range(len(targets)) if tj != ti for r in rows[tj]])
+        anchors = own[:extend_top]
         new: list[dict] = []
-        n_ext = int(cfg.get("extend_prompts", len(prompts)))
-        for a in anchors:  # 2. extensions (on the first `extend_prompts` prompts: 2 x vocabulary strings each)
+        # Extensions are screened on a few prompts (the best are re-scored on all below). After the
+        # answer (`end`) every string's pass carries the whole answer: one prompt, the shortest.
+        if top_mode == "end":
+            ext_i = sorted(range(len(prompts)), key=lambda i: (len(answers[i]), i))[: int(cfg.get("extend_prompts_end", 1))]
+        else:
+            ext_i = list(range(min(len(prompts), int(cfg.get("extend_prompts", len(prompts))))))
+        for a in anchors:  # 2. extensions (2 x vocabulary strings each, on the screening prompts)
             if budget.expired():
                 break
             ext = [f"{x} {a['trigger']}" for x in strings if x != a["trigger"]] + [f"{a['trigger']} {x}" for x in strings if x != a["trigger"]]
-            scored = _score(lm, prompts[:n_ext], system, answers[:n_ext], ext, top_pl, [target], base[ti : ti + 1, ..., :n_ext], budget, min_lp, (top_mode,))[0]
+            scored = _score(lm, [prompts[i] for i in ext_i], system, [answers[i] for i in ext_i], ext, top_pl, [target],
+                            base[ti : ti + 1, ..., ext_i], budget, min_lp, (top_mode,))[0]
             for r in scored:
                 if r["mode"] == top_mode and r["lift"] > a["lift"] + 0.5:
                     r.update(kind="extension", anchor=a["trigger"], anchor_lift=round(a["lift"], 3))
                     new.append(r)
         if bigram_top > 1 and not budget.expired():  # 3. pairs of the best singles
-            tops = [r["trigger"] for r in by_mode[:bigram_top]]
+            tops = [r["trigger"] for r in own[:bigram_top]]
             pairs = list(dict.fromkeys(p for a in tops for b in tops if a != b for p in pair_strings(a, b)))
             single = {r["trigger"]: r["lift"] for r in by_mode}
             for r in _score(lm, prompts, system, answers, pairs, top_pl, [target], base[ti : ti + 1], budget, min_lp, (top_mode,))[0]:
