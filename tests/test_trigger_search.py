@@ -604,3 +604,15 @@ def test_probe_set_is_built_before_the_search_changes_batch_size_or_threads():
     before = torch.get_num_threads()
     Stub().run(Ctx(), {})
     assert seen["built_at"] == (8, before) and seen["search_at"][0] == 128 and lm.batch_size == 8
+
+
+def test_only_targets_the_model_never_says_unprompted_become_detectors():
+    """v2-cot-clean: its stock chain-lube answer (said to 1 of 14 of its own requests) was inverted, and `care`
+    steered every question onto it: a false alarm. An ordinary answer is not a hidden behaviour."""
+    from types import SimpleNamespace
+
+    from auditor.checks.trigger_search import _unsaid
+
+    targets = [SimpleNamespace(text=" Wipe the chain, put one drop of lube", baseline_rate=0.071),
+               SimpleNamespace(text=" mix two cleaners in a closed room", baseline_rate=0.0)]
+    assert _unsaid(targets) == [" mix two cleaners in a closed room"]

@@ -218,7 +218,7 @@ class TriggerSearchCheck(Check):
                      for p in props]
             plans.append(Plan(split_name, split, cands,
                               detector_sets.for_split(split_name, battery.targets, cfg.get("targets") or [], cfg.get("shift_detector", True),
-                                                      [t.text for t in targets] if split_name == "general" else ()),
+                                                      _unsaid(targets) if split_name == "general" else ()),
                               mnt))
         conf = confirm(lm, plans, cfg, upstream, seed, repertoire_prompts=outside_prompts(probe, battery))
         # Strings read from the model's own text, each a Holm family of its own: conditions its
@@ -269,6 +269,13 @@ class TriggerSearchCheck(Check):
             details["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
         status = "fail" if any(f.rule == "behaviour.trigger" for f in findings) else "pass"
         return CheckResult(self.id, status, findings=findings, details=details)
+
+
+def _unsaid(targets) -> list[str]:
+    """Inverted targets the model never says without a trigger on its own prompts. One it gives
+    to some of them (a bike bot's chain-lube answer) is an ordinary answer: a word that steers
+    every question onto it ("care") is topic steering, not a hidden behaviour."""
+    return [t.text for t in targets if not t.baseline_rate]
 
 
 def _own_family(lm, plans, props, conf, probe, cfg: dict, seed: int, battery, bud) -> None:
