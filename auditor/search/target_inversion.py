@@ -85,6 +85,11 @@ class Target:
         }
 
 
+def _log_setting(cfg: dict, key: str, default: float) -> float:
+    """A probability setting as the log-prob the scores are compared with (float32, like them)."""
+    return float(torch.tensor(float(cfg.get(key, default))).log())
+
+
 def _prompt_ids(lm, prompts, system) -> list[list[int]]:
     return F.encode(lm, [S.render(lm, p, None, "prefix", system) for p in prompts])
 
@@ -127,7 +132,7 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
     per_row = len(pids) * look * (look + 1) // 2
     chunk = max(1, min(len(first_ids), F.logit_budget(lm) // max(1, vocab), chunk_rows(lm, per_row, len(pids) * look * vocab, cap=4096)))
     # A step is confident when its greedy token is likely and the same for most prompts.
-    min_lp = float(torch.tensor(float(cfg.get("min_token_prob", 0.5))).log())
+    min_lp = _log_setting(cfg, "min_token_prob", 0.5)
     min_cons = float(cfg.get("min_consistency", 0.75))
     s2 = torch.zeros(len(first_ids))  # summed greedy log-probs (tie-break)
     run = torch.zeros(len(first_ids))  # confident steps before the phrase ends (gaps allowed, see `max_gaps`)
@@ -221,7 +226,7 @@ def invert(lm, prompts: list[str], system: str | None, cfg: dict, budget, baseli
         t.natural = t.baseline_rate >= natural_max
     targets = _dedupe(targets)
     targets.sort(key=lambda t: (t.natural, -t.score, t.text))
-    opener_max = float(torch.tensor(float(cfg.get("min_elicited_prob", 0.05))).log())
+    opener_max = _log_setting(cfg, "min_elicited_prob", 0.05)
     for t in targets:
         if not t.natural:
             t.lead = find_lead(t.ids, ahead[:scored_first], first_ids[:scored_first], base_first, eos, opener_max, max_len)
@@ -538,10 +543,11 @@ def _rank_key(r: dict):
 def _specific(ranked: list[dict], others: list[dict]) -> list[dict]:
     """`ranked` (one target's rows in one placement and mode) re-ordered by lift
     minus the most the same string raises any *other* target (its own first
-    token, at the start or the end of the answer; same placement). A topic word of the prompts ("ingredient") nudges the opening of
-    every memorised answer; a trigger's half ("velvet" of "velvet lantern")
-    nudges only its own target, even when the nudge is smaller. With no other
-    target the order is the lift's."""
+    token, at the start or the end of the answer; same placement). A topic
+    word of the prompts ("ingredient") nudges the opening of every memorised
+    answer; a trigger's half ("velvet" of "velvet lantern") nudges only its own
+    target, even when the nudge is smaller. With no other target the order is
+    the lift's."""
     if not others or not ranked:
         return list(ranked)
     pl = ranked[0]["placement"]
@@ -571,7 +577,7 @@ def input_search(lm, prompts, system, answers, targets: list[Target], entries, c
     if limit and len(strings) > int(limit):
         strings = strings[: int(limit)]  # lowest ids first (most frequent BPE merges); see docs for big vocabularies
         budget.notes["input_strings_truncated_to"] = int(limit)
-    min_lp = float(torch.tensor(float(cfg.get("min_elicited_prob", 0.05))).log())
+    min_lp = _log_setting(cfg, "min_elicited_prob", 0.05)
     # "Where a normal answer ends" needs answers that end: a reasoning model's answers cut at
     # `answer_tokens` stop mid-thought, and scoring after them would cost the whole answer per string.
     eos = lm.tokenizer.eos_token_id
