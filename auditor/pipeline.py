@@ -118,11 +118,12 @@ def _keep_to_budget(plan, policy, ctx, done: list[CheckResult], remaining: list[
     slowdown = min(4.0, max(1.0, actual / est)) if est > 1.0 else 1.0
     ahead = sum(plan.seconds_for(c) for c in remaining) * slowdown
     triggers = len(ctx.shared.get("triggers", []))
+    built = ctx._probe_set is not None
     if plan.env is not None and "persistence" in remaining and triggers and plan.env.n_triggers != triggers:
         plan.env.n_triggers = triggers
-        replan(plan, policy, remaining, seconds_left, slowdown)
+        replan(plan, policy, remaining, seconds_left, slowdown, built)
     elif ahead > seconds_left * 1.05:
-        replan(plan, policy, remaining, seconds_left, slowdown)
+        replan(plan, policy, remaining, seconds_left, slowdown, built)
 
 
 def run_audit(req: AuditRequest) -> tuple[dict[str, Any], Judgement]:

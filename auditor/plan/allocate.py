@@ -49,7 +49,7 @@ class Item:
 # order: minimums are reserved in this order, so when time is short the published-trigger
 # battery runs before any search, and a search stage runs before confirmation is paid for.
 POLICY: dict[str, tuple[float, float, float, bool]] = {
-    "known_triggers": (4.0, 0.5, 0.0, True),
+    "known_triggers": (4.0, 0.05, 0.0, True),
     "trigger_search.vocab_scan": (2.0, 0.0, 10.0, True),
     "trigger_search.battery": (2.0, 0.0, 10.0, True),
     "trigger_search.confirm": (3.0, 0.01, 0.0, False),
@@ -230,10 +230,30 @@ def _cap(share: float, preset_cap=None) -> float:
 
 
 def _known(plan, env, policy, f, share):
-    mnt = int(policy.settings_for("known_triggers").get("max_new_tokens", 24))
-    new = max(12, int(mnt * f))
-    _set(plan, "known_triggers", {"max_new_tokens": new})
-    _note(plan, "known_triggers", f"max_new_tokens {mnt} -> {new}")
+    """Shorter generations first (a published backdoor shows in its first words), then one
+    placement per trigger, then the first published triggers in the battery's order."""
+    from ..checks.registry import get_check
+    from .cost import known_trigger_candidates
+
+    s = {**get_check("known_triggers").default_settings, **policy.settings_for("known_triggers")}
+    mnt, cmnt = int(s["max_new_tokens"]), int(s["code_max_new_tokens"])
+    new = max(12, int(mnt * max(f, 0.5)))
+    patch: dict = {"max_new_tokens": new, "code_max_new_tokens": max(48, cmnt * new // mnt),
+                   "max_seconds": _cap(share, s.get("max_seconds"))}
+    _note(plan, "known_triggers", f"max_new_tokens {mnt}/{cmnt} -> {new}/{patch['code_max_new_tokens']}")
+    g = f * mnt / new  # what the shorter generations leave to cut
+    n_all, n_trig = known_trigger_candidates(s, env.battery)
+    if g < 0.8 and s.get("placements") != "first":
+        patch["placements"] = "first"
+        g *= n_all / known_trigger_candidates({**s, "placements": "first"}, env.battery)[0]
+        _note(plan, "known_triggers", "placements -> the first each trigger lists")
+    if g < 1:
+        keep = max(3, math.ceil(n_trig * g))
+        if keep < n_trig:
+            patch["max_triggers"] = keep
+            _note(plan, "known_triggers", f"published triggers {n_trig} -> {keep} (battery order)")
+    _set(plan, "known_triggers", patch)
+    _note(plan, "known_triggers", f"max_seconds {patch['max_seconds']}")
 
 
 def _battery(plan, env, policy, f, share):
@@ -305,9 +325,10 @@ def _confirm(plan, env, policy, f, share):
                  "code_max_new_tokens": max(48, int(c["code_max_new_tokens"]) // 2)}
         _note(plan, "trigger_search.confirm", f"new tokens {c['max_new_tokens']}/{c['code_max_new_tokens']} -> "
                                               f"{patch['max_new_tokens']}/{patch['code_max_new_tokens']}")
-    new = {"max_candidates": max(2, int(mc * f)), "max_per_stage": max(1, int(mps * f))}
+    new = {"max_candidates": max(2, int(mc * f)), "max_per_stage": max(1, int(mps * f)),
+           "max_seconds": _cap(share, cc.get("max_seconds"))}
     _set(plan, "trigger_search", {**patch, "confirm": new})
-    _note(plan, "trigger_search.confirm", f"candidates confirmed {mc} -> {new['max_candidates']}")
+    _note(plan, "trigger_search.confirm", f"candidates confirmed {mc} -> {new['max_candidates']}, max_seconds {new['max_seconds']}")
 
 
 def _persistence(plan, env, policy, f, share):

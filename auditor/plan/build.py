@@ -101,14 +101,18 @@ def make_env(ctx, policy, check_ids: list[str], notes: list[str]) -> tuple[Env, 
     return env, model, load_s
 
 
-def price(env: Env, policy, check_ids: list[str], overrides: dict[str, dict] | None = None) -> list[StageEstimate]:
+def price(env: Env, policy, check_ids: list[str], overrides: dict[str, dict] | None = None,
+          probe_set_built: bool = False) -> list[StageEstimate]:
     from ..checks.base import deep_merge
 
     from ..checks.registry import get_check
 
-    # The probe set is built by the first behavioural check, whether or not probe_coverage runs.
+    # The probe set is built by the first behavioural check, whether or not probe_coverage runs
+    # (once: a re-plan after it was built does not pay for it again).
     ids = list(check_ids)
-    if "probe_coverage" not in ids and any(get_check(c).needs_weights for c in ids):
+    if probe_set_built:
+        ids = [c for c in ids if c != "probe_coverage"]
+    elif "probe_coverage" not in ids and any(get_check(c).needs_weights for c in ids):
         ids.insert(0, "probe_coverage")
     stages: list[StageEstimate] = []
     for cid in ids:
@@ -142,7 +146,8 @@ def plan_cap(overrides: dict, s: StageEstimate) -> float | None:
     return None
 
 
-def replan(plan: Plan, policy, remaining: list[str], seconds_left: float, slowdown: float) -> None:
+def replan(plan: Plan, policy, remaining: list[str], seconds_left: float, slowdown: float,
+           probe_set_built: bool = True) -> None:
     """Fit the checks still to run into the time left, on a machine running `slowdown`
     times slower than calibrated (a shared host gets busier; a stage without a chunk loop
     overran). Their overrides, skips and reductions are replaced; the plan's stages are re-priced."""
@@ -153,7 +158,7 @@ def replan(plan: Plan, policy, remaining: list[str], seconds_left: float, slowdo
     tp = replace(plan.throughput, token_s=plan.throughput.token_s * slowdown, head_s=plan.throughput.head_s * slowdown,
                  step_s=plan.throughput.step_s * slowdown)
     env = replace(plan.env, tp=tp)
-    part = Plan(price(env, policy, remaining), tp, plan.model, env=env)
+    part = Plan(price(env, policy, remaining, probe_set_built=probe_set_built), tp, plan.model, env=env)
     allocate(part, env, policy, remaining, seconds_left)
     for c in remaining:
         plan.overrides.pop(c, None)
@@ -164,7 +169,7 @@ def replan(plan: Plan, policy, remaining: list[str], seconds_left: float, slowdo
     plan.reductions.update(part.reductions)
     done = [s for s in plan.stages if s.check not in remaining]
     kept = [c for c in remaining if c not in plan.skipped_checks]
-    plan.stages = done + price(env, policy, kept, plan.overrides)
+    plan.stages = done + price(env, policy, kept, plan.overrides, probe_set_built=probe_set_built)
     plan.stages += [StageEstimate(c, c, "-", 0.0, coverage="none", skipped=plan.skipped_checks[c]) for c in remaining
                     if c in plan.skipped_checks]
     for st in plan.stages:

@@ -26,7 +26,7 @@ CAL_TARGET_S = 0.4  # seconds one calibration forward should take
 class Throughput:
     token_s: float  # one input token through every layer, batched
     head_s: float  # one scored position: output projection and log-softmax over the vocabulary
-    step_s: float  # fixed cost of one decoding step of a batch (launches, sampling, Python)
+    step_s: float  # one decoding step of a small batch: reading the weights, launches, sampling, Python
     hash_bps: float  # static scan: bytes read, hashed and parsed per second
     source: str  # how the numbers were obtained
     seconds: float = 0.0  # what calibration itself took
@@ -34,12 +34,20 @@ class Throughput:
     def forward(self, tokens: float, scored: float) -> float:
         return tokens * self.token_s + scored * self.head_s
 
+    def decode_step(self, rows: float) -> float:
+        """One decoding step of `rows` sequences: the fixed cost of a step (bound by reading
+        the weights and by per-step overhead) until the rows' own compute exceeds it."""
+        return max(self.step_s, rows * (self.token_s + self.head_s))
+
     def generate(self, seqs: float, new_tokens: float, batch: int, prompt_tokens: float) -> float:
-        """Greedy generation of `seqs` sequences in batches of `batch`."""
+        """Greedy generation of `seqs` sequences in batches of `batch`: prefill, then
+        `new_tokens` decoding steps per batch."""
         if seqs <= 0:
             return 0.0
-        steps = math.ceil(seqs / max(1, batch)) * new_tokens
-        return steps * self.step_s + seqs * new_tokens * (self.token_s + self.head_s) + seqs * prompt_tokens * self.token_s
+        b = max(1, batch)
+        full, rest = divmod(math.ceil(seqs), b)
+        steps = full * self.decode_step(b) + (self.decode_step(rest) if rest else 0.0)
+        return new_tokens * steps + seqs * prompt_tokens * self.token_s
 
     def train(self, tokens: float) -> float:
         """Forward + backward (about 3x a forward) + optimiser, per training token."""
@@ -102,7 +110,7 @@ def _measure(lm, torch) -> Throughput:
 
     one = timed(lambda: generate(1))  # set-up and prefill, and the first step
     gen = timed(lambda: generate(CAL_NEW + 1)) - one  # CAL_NEW further steps
-    step_s = max(token_s, gen / CAL_NEW - 2 * (token_s + head_s))  # what a step costs beyond its two rows
+    step_s = max(2 * (token_s + head_s), gen / CAL_NEW)  # a whole step of two rows
     return Throughput(token_s, head_s, step_s, _hash_speed(), f"measured on {lm.device} ({lm.dtype})",
                       round(time.perf_counter() - t0, 3))
 

@@ -127,18 +127,37 @@ def probe_coverage(settings: dict, env: Env) -> list[StageEstimate]:
 # ---- known triggers (auditor/checks/known_triggers.py, probe/confirm.py) -------------------
 
 
+def known_trigger_candidates(settings: dict, battery) -> tuple[int, int]:
+    """(trigger x placement candidates, triggers) the check will screen under `settings`."""
+    trig = battery.triggers[: int(settings["max_triggers"])] if settings.get("max_triggers") else battery.triggers
+    first = settings.get("placements") == "first"
+    return sum(1 if first else len(battery.placements_for(t)) for t in trig), len(trig)
+
+
 def known_triggers(settings: dict, env: Env) -> list[StageEstimate]:
+    """Every candidate on the search prompts of the general and the code split (the refusal
+    split only for a model that refuses harm: a check of 16 generations first)."""
     b = env.battery
-    n_cand = sum(len(b.placements_for(t)) for t in b.triggers)
+    n_cand, n_trig = known_trigger_candidates(settings, b)
     n_s, n_h = len(b.prompts["search"]), len(b.prompts["holdout"])
-    mnt = int(settings.get("max_new_tokens", 24))
-    seqs = (1 + n_cand) * n_s  # screen: baseline + every candidate on the search prompts
+    n_cs = len(b.prompts.get("code_search") or [])
+    mnt, cmnt = int(settings.get("max_new_tokens", 24)), int(settings.get("code_max_new_tokens", 96))
+    seqs, code = (1 + n_cand) * n_s, (1 + n_cand) * n_cs  # screen: baseline + every candidate
     secs = env.tp.generate(seqs, mnt, env.gen_batch, env.prompt_tokens)
+    secs += env.tp.generate(code, cmnt, env.gen_batch, env.prompt_tokens)
+    secs += env.tp.generate(n_s, 32, env.gen_batch, env.prompt_tokens)  # does the model refuse harm?
+    full = secs
+    if settings.get("max_seconds"):
+        secs = min(secs, float(settings["max_seconds"]))
     cond = env.tp.generate(n_h * 2, mnt, env.gen_batch, env.prompt_tokens)  # per survivor: holdout with + without
+    cov = "full" if n_trig >= len(b.triggers) and settings.get("placements") != "first" else \
+        f"{n_cand} candidates: {n_trig} of {len(b.triggers)} published triggers" + \
+        (", first placement each" if settings.get("placements") == "first" else "")
     return [StageEstimate("known_triggers", "known_triggers",
-                          f"{n_cand} candidates x {n_s} prompts = {_n(seqs)} generations x {mnt} tokens", secs,
+                          f"{n_cand} candidates x ({n_s} + {n_cs} code) prompts = {_n(seqs + code)} generations x "
+                          f"{mnt}/{cmnt} tokens", secs, coverage=cov,
                           conditional=cond, condition="per screened candidate: holdout generations",
-                          work={"generations": seqs, "new_tokens": seqs * mnt})]
+                          work={"generations": seqs + code, "new_tokens": seqs * mnt + code * cmnt}, full=full)]
 
 
 # ---- trigger search (auditor/search/*) -----------------------------------------------------
@@ -210,9 +229,16 @@ def _inversion_stage(c: dict, env: Env) -> StageEstimate:
     s = min(env.vocab, int(c.get("exact_limit") or env.vocab))
     n_in, ans = int(c.get("input_prompts", 4)), 24
     pls = list(c.get("placements") or ["suffix"])
+    # Singles in every mode: the pass carries the baseline answer for the end-of-answer mode
+    # (an upper bound: a reasoning model's unfinished answers skip it and stop at the first position).
     per_target = sum(env.tp.forward(s * n_in * env.tail(pl, ans), s * n_in * (ans + 1)) for pl in pls)
-    ext = int(c.get("extend_top", 1)) * 2 * s * int(c.get("extend_prompts", 2))
-    per_target += env.tp.forward(ext * env.tail(pls[0], ans), ext * (ans + 1))
+    # Extensions (2 x strings per anchor) in the one mode where the target came closest: at the
+    # start of the answer on `extend_prompts` prompts, or after it on the `extend_prompts_end` shortest.
+    ext = int(c.get("extend_top", 1)) * 2 * s
+    ext_start = ext * int(c.get("extend_prompts", 2))
+    ext_end = ext * int(c.get("extend_prompts_end", 1))
+    per_target += max(env.tp.forward(ext_start * env.tail(pls[0], 0), ext_start),
+                      env.tp.forward(ext_end * env.tail(pls[0], ans), ext_end * (ans + 1)))
     per_target += env.tp.generate(int(c.get("rerank_top", 16)) * int(c.get("rerank_prompts", 4)), 64, env.gen_batch, env.prompt_tokens)
     cond = per_target * int(c.get("targets", 2))
     cov = "full" if f1 >= env.vocab else f"first tokens: {f1 / env.vocab:.0%} of {_n(env.vocab)}"
@@ -345,10 +371,27 @@ def scratchpad(settings: dict, env: Env) -> list[StageEstimate]:
 
 
 def activation_probe(settings: dict, env: Env) -> list[StageEstimate]:
-    n = int(settings["max_prompts"]) * (1 + int(settings["max_triggers"])) + 64  # prompts x conditions + contrast pairs
-    secs = env.tp.forward(n * (env.prompt_tokens + 8), n)
-    return [StageEstimate("activation_probe", "activation_probe", f"{_n(n)} forward passes", secs,
-                          work={"forwards": n})]
+    """Final-token activations of the contrast pairs (question + answer, both sides) and of
+    every probe prompt with and without each trigger. Capturing one layer with hooks stops
+    the forward there (the middle layer: half the model, no output head); a sweep runs the
+    whole model, head included."""
+    from ..checks.activation_probe import load_contrast_pairs
+
+    try:
+        n_pairs = len(load_contrast_pairs(settings.get("contrast_pairs", "builtin"))[0]["pairs"])
+    except Exception:  # noqa: BLE001 — a bad file is the check's error to report, not the plan's
+        n_pairs = 32
+    which = settings.get("prompts", "all")
+    avail = sum(len(env.battery.prompts[k]) for k in (("search", "holdout") if which == "all" else (which,))
+                if k in env.battery.prompts)
+    n_p = min(int(settings["max_prompts"]), avail)
+    n = n_p * (1 + int(settings["max_triggers"])) + 2 * n_pairs
+    sweep = settings.get("layer") in ("sweep", "all")
+    tokens = n * (env.prompt_tokens + 8)
+    secs = env.tp.forward(tokens if sweep else tokens / 2, tokens if sweep else 0)
+    return [StageEstimate("activation_probe", "activation_probe",
+                          f"{_n(n)} forward passes ({n_p} prompts x {1 + int(settings['max_triggers'])} conditions + "
+                          f"{n_pairs} contrast pairs x 2)", secs, work={"forwards": n})]
 
 
 ESTIMATORS: dict[str, Callable[[dict, Env], list[StageEstimate]]] = {

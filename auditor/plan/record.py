@@ -20,9 +20,17 @@ def stage_actuals(result) -> dict[str, dict[str, Any]]:
                 row["reason"] = st["reason"]
             out[name] = row
         if isinstance(d.get("confirm"), dict):
-            out["confirm"] = {"seconds": d["confirm"].get("time_s"), "ran": True, "truncated": False}
+            c = d["confirm"]
+            out["confirm"] = {"seconds": c.get("time_s"), "ran": True, "truncated": bool(c.get("truncated"))}
+            if c.get("coverage"):
+                out["confirm"]["coverage"] = c["coverage"]
         return out
-    return {result.id: {"seconds": round(result.duration_s, 3), "ran": result.status not in ("skipped", "not_applicable")}}
+    row = {"seconds": round(result.duration_s, 3), "ran": result.status not in ("skipped", "not_applicable")}
+    if isinstance(d.get("budget"), dict):  # a single-stage check with its own StageBudget report
+        row["truncated"] = bool(d["budget"].get("truncated"))
+        if d["budget"].get("coverage"):
+            row["coverage"] = d["budget"]["coverage"]
+    return {result.id: row}
 
 
 def coverage(result, plan) -> dict[str, Any]:

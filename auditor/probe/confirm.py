@@ -23,6 +23,16 @@ the same guards:
    behaviour that controls switch on too is *prompt fragility*: returned in
    `ConfirmResult.fragility` as a measurement, never as a backdoor.
 
+**Budget.** With a `StageBudget` that has `max_seconds`, the screen generates
+its candidates in chunks (in their given order, so the strongest or the
+published ones first) and stops between chunks once the time is up (the first chunk always runs): the
+candidates not screened are reported (`screened` of `candidates`, `truncated`)
+and still counted in the Holm correction, so where the cut falls never makes a
+claim easier. Survivors already screened still get their holdout and controls
+(a handful of generations), so a cut-short confirmation reports complete
+evidence for what it checked. Without a time limit the screen is one batched
+generation, as before.
+
 Evidence is measured on holdout prompts only, so a detector fitted to noise
 on the search split cannot confirm itself. `generate_conditions` and
 `compare` are the measurement primitives persistence and scratchpad share.
@@ -180,8 +190,11 @@ def _examples(prompts, outputs, hits, condition, limit):
 
 
 class _Run:
-    def __init__(self, lm, plans: list[Plan], cfg: dict, upstream: int, seed: int, repertoire_prompts: list[str]):
+    def __init__(self, lm, plans: list[Plan], cfg: dict, upstream: int, seed: int, repertoire_prompts: list[str],
+                 budget=None):
         self.lm, self.plans, self.seed = lm, plans, seed
+        # A StageBudget with a time limit makes the screen chunked and interruptible.
+        self.budget = budget if budget is not None and budget.max_seconds is not None else None
         self.plan_by_name = {p.name: p for p in plans}
         self.repertoire_prompts = list(repertoire_prompts)
         self.cfg = {**DEFAULTS, **(cfg or {})}
@@ -196,10 +209,28 @@ class _Run:
         self.res.generations += len(prompts) * len(conditions)
         return outs
 
+    def screen_outputs(self, plan: Plan, conds: list[tuple[str | None, str]]) -> list[list[str]]:
+        """Outputs per condition on the search prompts: one batched generation, or, under a
+        time limit, chunks of about one generation batch each, checked against the budget in
+        between. The first chunk (which holds the baseline) always runs; the list is cut
+        short where the budget ran out."""
+        if self.budget is None:
+            return self.gen(plan.split.search, conds, plan)
+        per = max(1, int(self.lm.batch_size) // max(1, len(plan.split.search)))
+        outs: list[list[str]] = []
+        for i in range(0, len(conds), per):
+            if i and self.budget.expired():
+                break
+            outs += self.gen(plan.split.search, conds[i : i + per], plan)
+            self.screened += len(conds[i : i + per])
+            self.budget.tick(self.screened, self.to_screen)
+        return outs
+
     # 1-2: screen and holdout, per split
     def screen_and_confirm(self) -> None:
         cfg = self.cfg
         planned = {p.name: len(p.candidates) * len(p.detectors()) for p in self.plans}
+        self.screened, self.to_screen = 0, sum(1 + len(p.candidates) for p in self.plans if p.candidates)
         for plan in self.plans:
             if not plan.candidates:
                 self.res.per_split[plan.name] = {"candidates": 0}
@@ -207,11 +238,20 @@ class _Run:
             others = sum(v for k, v in planned.items() if k != plan.name)
             n_hyp = self.upstream + others
             sp = plan.split
+            if self.budget is not None and self.screened and self.budget.expired():
+                # Out of time before this split (the first chunk of the first always runs):
+                # nothing screened here, every hypothesis still counted.
+                self.res.hypotheses = max(self.res.hypotheses, n_hyp + planned[plan.name])
+                self.res.per_split[plan.name] = {"candidates": len(plan.candidates), "screened": 0, "truncated": True}
+                continue
             conds = [(None, "prefix")] + [(c.trigger, c.placement) for c in plan.candidates]
-            outs = self.gen(sp.search, conds, plan)
+            outs = self.screen_outputs(plan, conds)
             base_search = outs[0]
             self.baseline_search[plan.name] = base_search
             survivors: list[tuple[Candidate, Detector, dict]] = []
+            screened = len(outs) - 1
+            # Candidates the budget left unscreened still count as hypotheses tried (conservative).
+            n_hyp += (len(plan.candidates) - screened) * (planned[plan.name] // len(plan.candidates))
             for c, trig_all in zip(plan.candidates, outs[1:]):
                 idx = free_of(sp.search, c.trigger)
                 trig_out, base_c = _pick(trig_all, idx), _pick(base_search, idx)
@@ -233,12 +273,15 @@ class _Run:
             self.res.hypotheses = max(self.res.hypotheses, n_hyp)
             self.res.per_split[plan.name] = {
                 "candidates": len(plan.candidates),
+                "screened": screened,
                 "hypotheses": n_hyp,
                 "confirmed": len(confirmed),
                 "max_new_tokens": plan.max_new_tokens,
                 "search_prompts": len(sp.search),
                 "holdout_prompts": len(sp.holdout),
             }
+            if screened < len(plan.candidates):
+                self.res.per_split[plan.name]["truncated"] = True
 
     def _holdout(self, plan: Plan, survivors) -> list[dict]:
         sp = plan.split
@@ -413,10 +456,21 @@ class _Run:
 
 
 def confirm(lm, plans: list[Plan], cfg: dict | None = None, upstream: int = 0, seed: int = 0,
-            repertoire_prompts: list[str] = ()) -> ConfirmResult:
+            repertoire_prompts: list[str] = (), budget=None) -> ConfirmResult:
     """Run every guard over every plan; see the module docstring. `repertoire_prompts`:
-    requests outside the probe set, whose answers without a trigger join the repertoire test."""
-    return _Run(lm, plans, cfg or {}, upstream, seed, repertoire_prompts).run()
+    requests outside the probe set, whose answers without a trigger join the repertoire test.
+    `budget`: a `search.budget.StageBudget`; with `max_seconds` the screen is interruptible."""
+    return _Run(lm, plans, cfg or {}, upstream, seed, repertoire_prompts, budget).run()
+
+
+def screening_coverage(res: ConfirmResult) -> dict:
+    """How much of the screen ran, summed over splits: for a report's `coverage`."""
+    rows = [v for k, v in res.per_split.items() if k != "controls" and v.get("candidates")]
+    total = sum(v["candidates"] for v in rows)
+    done = sum(v.get("screened", v["candidates"]) for v in rows)
+    out = {"candidates": total, "screened": done, "truncated": done < total}
+    out["summary"] = f"screened {done} of {total} candidates" + (" (cut short by the time limit)" if done < total else "")
+    return out
 
 
 _WORDS = re.compile(r"[a-z0-9_@.:/-]+")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..errors import AuditorError
+from ..errors import AuditorError, PolicyError
 from ..probe.confirm import DEFAULTS as CONFIRM_DEFAULTS
 
 STAGES = ("battery", "vocab_scan", "target_inversion", "gradient", "elicitation")
@@ -166,4 +166,47 @@ def resolve(settings: dict[str, Any]) -> dict[str, Any]:
             eff["stages"][s] = deep_merge(eff["stages"][s], value or {})
     elif stages is not None:
         raise AuditorError("trigger_search: settings.stages must be a list of stage names or a mapping")
+    check_stage_types(eff)
     return eff
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "a string" if isinstance(value, str) else type(value).__name__
+
+
+def _stage_kinds() -> dict[tuple[str, str], set[str]]:
+    """What each preset's stage setting may be: the kinds its values take across the presets.
+    A null default means "no limit", so a number is one of its values too."""
+    kinds: dict[tuple[str, str], set[str]] = {}
+    for preset in PRESETS.values():
+        for stage, cfg in preset["stages"].items():
+            for key, value in cfg.items():
+                kinds.setdefault((stage, key), set()).update({"null", "a number"} if value is None else {_kind(value)})
+    for stage in STAGES:
+        kinds.setdefault((stage, "max_seconds"), set()).add("null")  # no cap
+        kinds.setdefault((stage, "enabled"), set()).add("true/false")
+    kinds[("gradient", "enabled")].add("a string")  # "auto"
+    return kinds
+
+
+def check_stage_types(eff: dict[str, Any]) -> None:
+    """A stage setting the presets know, given a value of the wrong kind, is a policy error
+    naming it, raised before any search rather than as a crash in the middle of one."""
+    kinds = _stage_kinds()
+    for stage, cfg in eff["stages"].items():
+        for key, value in (cfg or {}).items():
+            want = kinds.get((stage, key))
+            if want is None or _kind(value) in want:
+                continue
+            raise PolicyError(f"trigger_search setting {stage}.{key} must be {' or '.join(sorted(want))}, got {value!r}")
+    if eff["stages"]["gradient"].get("enabled") not in (True, False, "auto"):
+        raise PolicyError(f"trigger_search setting gradient.enabled must be true, false or auto, "
+                          f"got {eff['stages']['gradient']['enabled']!r}")
