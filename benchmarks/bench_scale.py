@@ -168,8 +168,9 @@ def _fmt(x) -> str:
 
 
 def measured_table(rows: list[dict]) -> str:
-    out = ["| model | vocab | preset | budget | stage | plan (s) | measured (s) | ratio | truncated | peak RSS after check (MiB) | coverage |",
-           "| --- | ---: | --- | --- | --- | ---: | ---: | ---: | --- | ---: | --- |"]
+    out = ["| model | vocab | preset | budget | stage | `--plan` (s) | in-audit plan (s) | measured (s) | ratio | truncated | "
+           "peak RSS after check (MiB) | coverage |",
+           "| --- | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |"]
     for r in rows:
         a = r.get("audit")
         if not a:
@@ -189,10 +190,10 @@ def measured_table(rows: list[dict]) -> str:
             if cov.get("skipped"):
                 text = f"skipped: {cov['skipped']}"
             out.append(f"| {r['shape']} | {r['vocab']:,} | {r['preset']} | {r['time_budget'] or '-'} | {key} | {_fmt(e)} | "
-                       f"{_fmt(m)} | {ratio} | {'yes' if act.get('truncated') else ''} | "
+                       f"{_fmt(act.get('estimated_s'))} | {_fmt(m)} | {ratio} | {'yes' if act.get('truncated') else ''} | "
                        f"{_fmt(act.get('peak_rss_mb_after_check'))} | {text or '-'} |")
         out.append(f"| {r['shape']} | | {r['preset']} | {r['time_budget'] or '-'} | **whole audit (wall)** | "
-                   f"{_fmt(plan['estimated_seconds'])} | {_fmt(a['wall_s'])} | | | | verdict {a['verdict']}, "
+                   f"{_fmt(plan['estimated_seconds'])} | | {_fmt(a['wall_s'])} | | | | verdict {a['verdict']}, "
                    f"load avg {a['load_avg_start']}→{a['load_avg_end']} on {r['host']['cpus']} CPUs |")
     return "\n".join(out)
 

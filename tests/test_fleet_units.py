@@ -140,3 +140,13 @@ def test_summary_is_schema_valid_signed_and_html_escaped(audited, tmp_path):
     bad = json.loads(json.dumps(fleet))
     bad["models"][0]["report_digest"] = "xyz"
     assert schema_errors(bad, summary.SCHEMA)
+
+
+def test_zoo_fleet_manifest_lists_every_bundled_model():
+    """examples/fleet/zoo.yaml is the whole zoo as one fleet (the issue's fleet run): it must
+    stay valid and in step with the zoo's own lists."""
+    root = Path(__file__).resolve().parents[1] / "examples"
+    names = [m["name"] for f in ("zoo.json", "zoo_v2.json") for m in json.loads((root / "models" / f).read_text())]
+    jobs = load_manifest(root / "fleet" / "zoo.yaml")
+    assert sorted(Path(j.model).name for j in jobs) == sorted(names)
+    assert all(Path(j.model).parent == root / "models" and j.checks is None for j in jobs)  # the default policy's checks
