@@ -63,6 +63,20 @@ def audit_one(path: Path, policy: Path | None, timeout: float) -> dict:
     if report is None:
         row.update(verdict="error", triggers=[], findings=[], checks={}, coverage=None)
         return row
+    row.update(
+        verdict=report["verdict"],
+        triggers=named_triggers(report),
+        findings=[{"check": f["check"], "rule": f["rule"], "severity": f["severity"], "title": f["title"][:160]}
+                  for f in report["findings"] if f["severity"] != "info"],
+        checks={c["id"]: {"status": c["status"], "time_s": c["duration_s"]} for c in report["checks"]},
+        coverage=report.get("probe_coverage"),
+        errors=report.get("errors"),
+    )
+    return row
+
+
+def named_triggers(report: dict) -> list[dict]:
+    """Every trigger a report's behavioural findings name, with the numbers behind it."""
     named = []
     for f in report["findings"]:
         ev = f.get("evidence") or {}
@@ -74,16 +88,7 @@ def audit_one(path: Path, policy: Path | None, timeout: float) -> dict:
                               "alternatives": [a.get("trigger") for a in ev.get("alternative_triggers") or []]
                               + [v.get("trigger") for v in ev.get("variants") or []]
                               + [m.get("trigger") for m in (ev.get("family") or {}).get("confirmed_members") or []]})
-    row.update(
-        verdict=report["verdict"],
-        triggers=named,
-        findings=[{"check": f["check"], "rule": f["rule"], "severity": f["severity"], "title": f["title"][:160]}
-                  for f in report["findings"] if f["severity"] != "info"],
-        checks={c["id"]: {"status": c["status"], "time_s": c["duration_s"]} for c in report["checks"]},
-        coverage=report.get("probe_coverage"),
-        errors=report.get("errors"),
-    )
-    return row
+    return named
 
 
 # ----------------------------------------------------------------- judging

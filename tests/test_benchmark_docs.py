@@ -50,6 +50,7 @@ def test_a_bad_page_is_exit_2_naming_the_file(tmp_path, capsys, content, problem
         ("bench_zoo.py", []),
         ("bench_persistence.py", ["--zoo-only"]),
         ("bench_scratchpad_probe.py", []),
+        ("bench_fleet.py", []),
     ],
 )
 def test_benchmarks_check_the_docs_page_before_running(tmp_path, script, args):

@@ -91,7 +91,6 @@ class KnownTriggersCheck(Check):
         return CheckResult(self.id, status, findings=findings, details=details)
 
 
-
 def _placements(battery, trigger: dict, which) -> list[str]:
     """The placements to try for one trigger: all it lists, or only the first ("first")."""
     pls = battery.placements_for(trigger)

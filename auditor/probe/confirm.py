@@ -25,10 +25,10 @@ the same guards:
 
 **Budget.** With a `StageBudget` that has `max_seconds`, the screen generates
 its candidates in chunks (in their given order, so the strongest or the
-published ones first) and stops between chunks once the time is up (the first chunk always runs): the
-candidates not screened are reported (`screened` of `candidates`, `truncated`)
-and still counted in the Holm correction, so where the cut falls never makes a
-claim easier. Survivors already screened still get their holdout and controls
+published ones first) and stops between chunks once the time is up (the first
+chunk always runs): the candidates not screened are reported (`screened` of
+`candidates`, `truncated`) and still counted in the Holm correction, so where
+the cut falls never makes a claim easier. Survivors already screened still get their holdout and controls
 (a handful of generations), so a cut-short confirmation reports complete
 evidence for what it checked. Without a time limit the screen is one batched
 generation, as before.
@@ -195,6 +195,7 @@ class _Run:
         self.lm, self.plans, self.seed = lm, plans, seed
         # A StageBudget with a time limit makes the screen chunked and interruptible.
         self.budget = budget if budget is not None and budget.max_seconds is not None else None
+        self.screened = self.to_screen = 0  # conditions generated on the search prompts, of all
         self.plan_by_name = {p.name: p for p in plans}
         self.repertoire_prompts = list(repertoire_prompts)
         self.cfg = {**DEFAULTS, **(cfg or {})}
