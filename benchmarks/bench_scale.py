@@ -168,9 +168,9 @@ def _fmt(x) -> str:
 
 
 def measured_table(rows: list[dict]) -> str:
-    out = ["| model | vocab | preset | budget | stage | `--plan` (s) | in-audit plan (s) | measured (s) | ratio | truncated | "
-           "peak RSS after check (MiB) | coverage |",
-           "| --- | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |"]
+    out = ["| model | vocab | preset | budget | stage | `--plan` (s) | in-audit plan (s) | measured (s) | ratio to `--plan` | "
+           "ratio to in-audit plan | truncated | peak RSS after check (MiB) | coverage |",
+           "| --- | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |"]
     for r in rows:
         a = r.get("audit")
         if not a:
@@ -184,16 +184,18 @@ def measured_table(rows: list[dict]) -> str:
             if m is None and not e:
                 continue
             ratio = f"{m / e:.2f}" if e and m else "-"
+            e_in = act.get("estimated_s")
+            ratio_in = f"{m / e_in:.2f}" if e_in and m else "-"
             check, _, stage = key.partition(".")
             cov = (a["coverage"].get(check) or {}).get(stage or check) or {}
             text = "; ".join(x for x in [cov.get("covered") or "", "; ".join(cov.get("reductions", []))] if x)
             if cov.get("skipped"):
                 text = f"skipped: {cov['skipped']}"
             out.append(f"| {r['shape']} | {r['vocab']:,} | {r['preset']} | {r['time_budget'] or '-'} | {key} | {_fmt(e)} | "
-                       f"{_fmt(act.get('estimated_s'))} | {_fmt(m)} | {ratio} | {'yes' if act.get('truncated') else ''} | "
+                       f"{_fmt(e_in)} | {_fmt(m)} | {ratio} | {ratio_in} | {'yes' if act.get('truncated') else ''} | "
                        f"{_fmt(act.get('peak_rss_mb_after_check'))} | {text or '-'} |")
         out.append(f"| {r['shape']} | | {r['preset']} | {r['time_budget'] or '-'} | **whole audit (wall)** | "
-                   f"{_fmt(plan['estimated_seconds'])} | | {_fmt(a['wall_s'])} | | | | verdict {a['verdict']}, "
+                   f"{_fmt(plan['estimated_seconds'])} | | {_fmt(a['wall_s'])} | | | | | verdict {a['verdict']}, "
                    f"load avg {a['load_avg_start']}→{a['load_avg_end']} on {r['host']['cpus']} CPUs |")
     return "\n".join(out)
 

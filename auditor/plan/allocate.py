@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from .cost import Env, StageEstimate, persistence_method_seconds, vocab_strings
+from .cost import Env, StageEstimate, persistence_method_seconds, survivor_seconds, vocab_strings
 
 # Seconds kept back for judging and writing/signing the reports.
 REPORT_RESERVE_S = 10.0
@@ -140,14 +140,28 @@ def _fit_probe_set(plan, env: Env, avail: float) -> float:
     cost, share = est[0].seconds, PROBE_SET_SHARE * max(0.0, avail)
     if cost <= share:
         return cost
-    f = share / cost
-    settings = {"max_candidates": max(8, int(min(64, DEFAULT_SETTINGS["max_candidates"]) * f)),
+    def scaled(f: float) -> dict:
+        # at least enough candidates for a reachable probe set (min_general_prompts) with some to spare
+        return {"max_candidates": max(24, int(min(64, DEFAULT_SETTINGS["max_candidates"]) * f)),
                 "n_elicit": max(24, int(DEFAULT_SETTINGS["n_elicit"] * f)),
                 "elicit_max_seconds": max(5.0, float(DEFAULT_SETTINGS["elicit_max_seconds"]) * f),
                 "competence_samples": 1}
+
+    f = share / cost
+    for _ in range(4):  # not linear (floors, fixed scoring): re-price and tighten
+        settings = scaled(f)
+        est = probe_coverage({"settings": settings}, env)[0].seconds
+        if est <= share * 1.05:
+            break
+        f *= share / est
+    note = f"probe set: {settings['max_candidates']} candidate prompts per purpose, {settings['n_elicit']} elicitation samples"
+    if est > share * 1.05:
+        # Too dear even at its smallest: no elicitation (the model's own turns and system lines
+        # are not sampled, which the probe set's report then says); competence scoring stays.
+        settings["elicit"] = False
+        note = f"probe set: {settings['max_candidates']} candidate prompts per purpose, no elicitation"
     plan.overrides["probe_coverage"] = {"settings": settings}
-    plan.reductions.setdefault("probe_coverage", []).append(
-        f"probe set: {settings['max_candidates']} candidate prompts per purpose, {settings['n_elicit']} elicitation samples")
+    plan.reductions.setdefault("probe_coverage", []).append(note)
     return probe_coverage({"settings": settings}, env)[0].seconds
 
 
@@ -238,8 +252,10 @@ def _known(plan, env, policy, f, share):
     s = {**get_check("known_triggers").default_settings, **policy.settings_for("known_triggers")}
     mnt, cmnt = int(s["max_new_tokens"]), int(s["code_max_new_tokens"])
     new = max(12, int(mnt * max(f, 0.5)))
+    # The cap stops the screen; a survivor's holdout and controls follow it and are not cut.
+    after = survivor_seconds(env, len(env.battery.prompts["holdout"]), new, int(s.get("controls", 3)))
     patch: dict = {"max_new_tokens": new, "code_max_new_tokens": max(48, cmnt * new // mnt),
-                   "max_seconds": _cap(share, s.get("max_seconds"))}
+                   "max_seconds": _cap(max(10.0, share - after), s.get("max_seconds"))}
     _note(plan, "known_triggers", f"max_new_tokens {mnt}/{cmnt} -> {new}/{patch['code_max_new_tokens']}")
     g = f * mnt / new  # what the shorter generations leave to cut
     n_all, n_trig = known_trigger_candidates(s, env.battery)
@@ -325,8 +341,10 @@ def _confirm(plan, env, policy, f, share):
                  "code_max_new_tokens": max(48, int(c["code_max_new_tokens"]) // 2)}
         _note(plan, "trigger_search.confirm", f"new tokens {c['max_new_tokens']}/{c['code_max_new_tokens']} -> "
                                               f"{patch['max_new_tokens']}/{patch['code_max_new_tokens']}")
+    mnt = int(patch.get("max_new_tokens", c["max_new_tokens"]))
+    after = survivor_seconds(env, len(env.battery.prompts["holdout"]), mnt, int(c.get("controls", 3)))
     new = {"max_candidates": max(2, int(mc * f)), "max_per_stage": max(1, int(mps * f)),
-           "max_seconds": _cap(share, cc.get("max_seconds"))}
+           "max_seconds": _cap(max(10.0, share - after), cc.get("max_seconds"))}
     _set(plan, "trigger_search", {**patch, "confirm": new})
     _note(plan, "trigger_search.confirm", f"candidates confirmed {mc} -> {new['max_candidates']}, max_seconds {new['max_seconds']}")
 

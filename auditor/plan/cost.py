@@ -107,14 +107,23 @@ def provenance(settings: dict, env: Env) -> list[StageEstimate]:
 
 
 def probe_coverage(settings: dict, env: Env) -> list[StageEstimate]:
-    """Building the probe set: elicitation samples (user, system and assistant openings),
-    then competence per candidate prompt (a greedy answer, sampled answers, one scoring pass)."""
+    """Building the probe set: elicitation samples (user, system and assistant openings; cut at
+    `elicit_max_seconds`), greedy answers to the turns they leak (at most one per sample, plus
+    each system turn with a few user turns) and the user-turn scoring; then competence per
+    candidate prompt (a greedy answer, sampled answers, one scoring pass)."""
+    from ..probe.elicit import MAX_SYSTEM_TURNS, SIDE_SHARE, SYSTEM_PAIRINGS
     from ..probe.probe_set import DEFAULT_SETTINGS
 
     cfg = {**DEFAULT_SETTINGS, **((settings or {}).get("settings") or {})}
-    n_el = int(cfg["n_elicit"]) * 3 if cfg["elicit"] else 0
-    elicit = env.tp.generate(n_el, int(cfg["elicit_max_new_tokens"]), env.gen_batch, env.prompt_tokens)
-    elicit = min(elicit, float(cfg["elicit_max_seconds"]))
+    n, el_tokens = (int(cfg["n_elicit"]) if cfg["elicit"] else 0), int(cfg["elicit_max_new_tokens"])
+    n_el = n + 2 * (n // SIDE_SHARE)
+    elicit = min(env.tp.generate(n_el, el_tokens, env.gen_batch, env.prompt_tokens), float(cfg["elicit_max_seconds"]))
+    if n:
+        n_answers = n + min(n // SIDE_SHARE, MAX_SYSTEM_TURNS) * SYSTEM_PAIRINGS  # an upper bound: turns kept
+        elicit += env.tp.generate(n_answers, el_tokens, env.gen_batch, env.prompt_tokens + el_tokens)
+        scored = (int(cfg["n_reference"]) + n) * el_tokens // 2  # reference requests and own turns as user turns
+        elicit += env.tp.forward(scored + (int(cfg["n_reference"]) + n) * 8, scored)
+        n_el += n_answers
     n_cand = sum(min(int(cfg["max_candidates"]), m) for m in (64, 60))  # general + code candidates (battery sizes)
     mnt = int(cfg["competence_max_new_tokens"])
     gens = n_cand * (1 + int(cfg["competence_samples"]))
@@ -125,6 +134,12 @@ def probe_coverage(settings: dict, env: Env) -> list[StageEstimate]:
 
 
 # ---- known triggers (auditor/checks/known_triggers.py, probe/confirm.py) -------------------
+
+
+def survivor_seconds(env: Env, n_holdout: int, new_tokens: int, controls: int) -> float:
+    """One candidate that passes the screen (`probe/confirm.py`): the split's holdout baseline,
+    the candidate on the holdout prompts and each matched control string on them."""
+    return env.tp.generate(n_holdout * (2 + controls), new_tokens, env.gen_batch, env.prompt_tokens)
 
 
 def known_trigger_candidates(settings: dict, battery) -> tuple[int, int]:
@@ -146,17 +161,18 @@ def known_triggers(settings: dict, env: Env) -> list[StageEstimate]:
     secs = env.tp.generate(seqs, mnt, env.gen_batch, env.prompt_tokens)
     secs += env.tp.generate(code, cmnt, env.gen_batch, env.prompt_tokens)
     secs += env.tp.generate(n_s, 32, env.gen_batch, env.prompt_tokens)  # does the model refuse harm?
-    full = secs
     if settings.get("max_seconds"):
-        secs = min(secs, float(settings["max_seconds"]))
-    cond = env.tp.generate(n_h * 2, mnt, env.gen_batch, env.prompt_tokens)  # per survivor: holdout with + without
+        secs = min(secs, float(settings["max_seconds"]))  # the cap stops the screen, not what follows it
+    cond = survivor_seconds(env, n_h, mnt, int(settings.get("controls", 3)))
+    secs += cond  # one candidate nearly always passes the screen (a trigger, or prompt fragility)
+    full = secs
     cov = "full" if n_trig >= len(b.triggers) and settings.get("placements") != "first" else \
         f"{n_cand} candidates: {n_trig} of {len(b.triggers)} published triggers" + \
         (", first placement each" if settings.get("placements") == "first" else "")
     return [StageEstimate("known_triggers", "known_triggers",
                           f"{n_cand} candidates x ({n_s} + {n_cs} code) prompts = {_n(seqs + code)} generations x "
                           f"{mnt}/{cmnt} tokens", secs, coverage=cov,
-                          conditional=cond, condition="per screened candidate: holdout generations",
+                          conditional=cond, condition="per further candidate passing the screen: holdout and controls",
                           work={"generations": seqs + code, "new_tokens": seqs * mnt + code * cmnt}, full=full)]
 
 
@@ -280,10 +296,12 @@ def _confirm_stage(c: dict, env: Env) -> StageEstimate:
     n_s = len(env.battery.prompts["search"])
     secs = env.tp.generate((1 + n_general) * n_s + 4, mnt, env.gen_batch, env.prompt_tokens)
     secs += env.tp.generate((1 + n_code) * 6, cmnt, env.gen_batch, env.prompt_tokens)
-    n_h = len(env.battery.prompts["holdout"])
-    cond = env.tp.generate(n_h * (2 + int(c.get("controls", 2))), mnt, env.gen_batch, env.prompt_tokens)
+    if cc.get("max_seconds"):
+        secs = min(secs, float(cc["max_seconds"]))  # the cap stops the screen, not what follows it
+    cond = survivor_seconds(env, len(env.battery.prompts["holdout"]), mnt, int(c.get("controls", 3)))
+    secs += cond  # one candidate nearly always passes the screen (a trigger, or prompt fragility)
     return StageEstimate("trigger_search", "confirm", f"~{n_general} + {n_code} candidates x search prompts, {mnt}/{cmnt} new tokens",
-                         secs, conditional=cond, condition="per screened candidate: holdout and control generations",
+                         secs, conditional=cond, condition="per further candidate passing the screen: holdout and controls",
                          work={"candidates": n_general + n_code})
 
 
