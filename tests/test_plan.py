@@ -178,3 +178,13 @@ def test_persistence_is_priced_per_confirmed_trigger_once_known():
     assert all(s.seconds == 0 and s.conditional > 0 for s in conditional)
     known = persistence({}, replace(env, n_triggers=4))
     assert [s.seconds for s in known] == pytest.approx([4 * s.conditional for s in conditional])
+
+
+def test_static_scan_is_priced_for_what_it_reads():
+    """The resolver hashes every file; the scan reads a safetensors/GGUF header, a pickle whole."""
+    from auditor.plan.cost import HEADER_BYTES, scan_bytes
+    from auditor.resolve.model import ModelFile
+
+    files = [ModelFile("model.safetensors", 500 << 20), ModelFile("w.gguf", 10), ModelFile("pytorch_model.bin", 10 << 20),
+             ModelFile("config.json", 700)]
+    assert scan_bytes(files) == HEADER_BYTES + 10 + (10 << 20) + 700

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import AuditorError
 from . import calibrate
-from .cost import Env, StageEstimate, estimate
+from .cost import Env, StageEstimate, estimate, scan_bytes
 
 
 @dataclass
@@ -97,7 +97,8 @@ def make_env(ctx, policy, check_ids: list[str], notes: list[str]) -> tuple[Env, 
             n_params, vocab, device, batch = lm.n_params, len(lm.tokenizer), lm.device, lm.batch_size
             p_tok = prompt_tokens(lm, battery.prompts["search"])
             model = {"loaded": True, **lm.info(), "vocab": vocab, "prompt_tokens": round(p_tok, 1)}
-    env = Env(n_params, vocab, p_tok, device, batch, n_bytes, tp, battery, load_extra(), int(ctx.seed))
+    env = Env(n_params, vocab, p_tok, device, batch, n_bytes, tp, battery, load_extra(), int(ctx.seed),
+              scan_bytes=scan_bytes(ctx.model.files))
     return env, model, load_s
 
 

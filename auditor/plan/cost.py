@@ -44,6 +44,7 @@ class Env:
     extra: Any = None
     seed: int = 0
     n_triggers: int | None = None  # confirmed triggers, once known (persistence is priced per trigger)
+    scan_bytes: int | None = None  # what the static scan reads (weights in a header format: the header)
 
     def tail(self, placement: str, answer: int) -> float:
         """Tokens after the cached prefix when a candidate sits at `placement`."""
@@ -92,10 +93,23 @@ def _scan(env: Env, seqs: float, tail: float, scored: float) -> float:
 # ---- static scan ---------------------------------------------------------------------------
 
 
+# Weight formats whose scanner reads only the header (tensor table and metadata, bounded).
+HEADER_FORMATS = (".safetensors", ".gguf")
+HEADER_BYTES = 1 << 20
+
+
+def scan_bytes(files) -> int:
+    """Bytes the static scan reads: every file whole, except weights in a header format. The
+    resolver has already hashed every file (the manifest), so the scan does not hash again."""
+    return sum(min(int(f.size or 0), HEADER_BYTES) if str(f.path).endswith(HEADER_FORMATS) else int(f.size or 0)
+               for f in files)
+
+
 def static_scan(settings: dict, env: Env) -> list[StageEstimate]:
-    secs = env.n_bytes / env.tp.hash_bps
-    return [StageEstimate("static_scan", "static_scan", f"{env.n_bytes / 2**20:,.1f} MiB to hash and parse", secs,
-                          work={"bytes": env.n_bytes})]
+    n = env.n_bytes if env.scan_bytes is None else env.scan_bytes
+    secs = n / env.tp.hash_bps
+    return [StageEstimate("static_scan", "static_scan", f"{n / 2**20:,.1f} MiB to read and parse "
+                          f"({env.n_bytes / 2**20:,.1f} MiB of files)", secs, work={"bytes": n})]
 
 
 def provenance(settings: dict, env: Env) -> list[StageEstimate]:
