@@ -43,7 +43,7 @@ from ..search import target_inversion as stage_inversion
 from ..search import vocab_scan as stage_vocab
 from ..errors import PolicyError
 from ..search.budget import StageBudget, peak_memory_mb, skipped
-from ..search.presets import STAGES, resolve
+from ..search.presets import STAGES, check_kinds, kinds_of, resolve
 from ..search.prompts import load_extra
 from ..search.proposals import merge, select
 from .base import Check, CheckResult
@@ -306,21 +306,13 @@ def _own_family(lm, plans, props, conf, probe, cfg: dict, seed: int, battery, bu
 
 
 def _section(cfg: dict, name: str, defaults: dict) -> dict:
-    """The policy's `name:` settings, checked against the types of `defaults` (plus `enabled` and
-    `max_seconds`): a wrong value is a policy error naming the setting, not a crash mid-search."""
+    """The policy's `name:` settings, checked against the kinds of `defaults` (plus `enabled` and
+    `max_seconds`); an unknown key is an error too."""
     given = cfg.get(name) or {}
     if not isinstance(given, dict):
         raise PolicyError(f"trigger_search setting {name!r} must be a mapping, got {given!r}")
-    kinds = {**{k: type(v) for k, v in defaults.items()}, "enabled": bool, "max_seconds": float}
-    for key, value in given.items():
-        want = kinds.get(key)
-        if want is None:
-            raise PolicyError(f"trigger_search setting {name}.{key} is unknown; known: {', '.join(sorted(kinds))}")
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if (want is bool and not isinstance(value, bool)) or (want in (int, float) and not number
-                                                              and not (key == "max_seconds" and value is None)):
-            raise PolicyError(f"trigger_search setting {name}.{key} must be {'true/false' if want is bool else 'a number'}, "
-                              f"got {value!r}")
+    kinds = {**{k: kinds_of(v) for k, v in defaults.items()}, "enabled": {"true/false"}, "max_seconds": {"a number", "null"}}
+    check_kinds(name, given, kinds, unknown_ok=False)
     return {**defaults, **given}
 
 

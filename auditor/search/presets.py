@@ -182,31 +182,45 @@ def _kind(value: Any) -> str:
     return "a string" if isinstance(value, str) else type(value).__name__
 
 
-def _stage_kinds() -> dict[tuple[str, str], set[str]]:
-    """What each preset's stage setting may be: the kinds its values take across the presets.
-    A null default means "no limit", so a number is one of its values too."""
-    kinds: dict[tuple[str, str], set[str]] = {}
+def kinds_of(value: Any) -> set[str]:
+    """The kinds a setting whose default is `value` may take. A null default means "no limit",
+    so a number is one of its values too."""
+    return {"null", "a number"} if value is None else {_kind(value)}
+
+
+def check_kinds(where: str, given: dict[str, Any], kinds: dict[str, set[str]], unknown_ok: bool = True) -> None:
+    """Each of `given`'s settings must be of one of its `kinds`: a wrong value is a policy error
+    naming the setting (`trigger_search setting <where>.<key>`), raised before any search rather
+    than as a crash in the middle of one."""
+    for key, value in given.items():
+        want = kinds.get(key)
+        if want is None:
+            if unknown_ok:
+                continue
+            raise PolicyError(f"trigger_search setting {where}.{key} is unknown; known: {', '.join(sorted(kinds))}")
+        if _kind(value) not in want:
+            raise PolicyError(f"trigger_search setting {where}.{key} must be {' or '.join(sorted(want))}, got {value!r}")
+
+
+def _stage_kinds() -> dict[str, dict[str, set[str]]]:
+    """What each stage setting the presets know may be: the kinds its values take across them."""
+    kinds: dict[str, dict[str, set[str]]] = {stage: {} for stage in STAGES}
     for preset in PRESETS.values():
         for stage, cfg in preset["stages"].items():
             for key, value in cfg.items():
-                kinds.setdefault((stage, key), set()).update({"null", "a number"} if value is None else {_kind(value)})
+                kinds[stage].setdefault(key, set()).update(kinds_of(value))
     for stage in STAGES:
-        kinds.setdefault((stage, "max_seconds"), set()).add("null")  # no cap
-        kinds.setdefault((stage, "enabled"), set()).add("true/false")
-    kinds[("gradient", "enabled")].add("a string")  # "auto"
+        kinds[stage].setdefault("max_seconds", set()).add("null")  # no cap
+        kinds[stage].setdefault("enabled", set()).add("true/false")
+    kinds["gradient"]["enabled"].add("a string")  # "auto"
     return kinds
 
 
 def check_stage_types(eff: dict[str, Any]) -> None:
-    """A stage setting the presets know, given a value of the wrong kind, is a policy error
-    naming it, raised before any search rather than as a crash in the middle of one."""
+    """Stage settings the presets know, checked for their kind (`check_kinds`)."""
     kinds = _stage_kinds()
     for stage, cfg in eff["stages"].items():
-        for key, value in (cfg or {}).items():
-            want = kinds.get((stage, key))
-            if want is None or _kind(value) in want:
-                continue
-            raise PolicyError(f"trigger_search setting {stage}.{key} must be {' or '.join(sorted(want))}, got {value!r}")
+        check_kinds(stage, cfg or {}, kinds.get(stage, {}))
     if eff["stages"]["gradient"].get("enabled") not in (True, False, "auto"):
         raise PolicyError(f"trigger_search setting gradient.enabled must be true, false or auto, "
                           f"got {eff['stages']['gradient']['enabled']!r}")
