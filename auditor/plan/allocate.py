@@ -229,6 +229,14 @@ def _note(plan, key: str, text: str) -> None:
     plan.reductions.setdefault(key, []).append(text)
 
 
+def _check_settings(policy, check: str) -> dict:
+    """A check's settings as it will run with them: its defaults under the policy's."""
+    from ..checks.base import deep_merge
+    from ..checks.registry import get_check
+
+    return deep_merge(get_check(check).default_settings, policy.settings_for(check))
+
+
 def _stage_cfg(policy, stage: str) -> dict:
     from ..search.presets import resolve
 
@@ -246,10 +254,9 @@ def _cap(share: float, preset_cap=None) -> float:
 def _known(plan, env, policy, f, share):
     """Shorter generations first (a published backdoor shows in its first words), then one
     placement per trigger, then the first published triggers in the battery's order."""
-    from ..checks.registry import get_check
     from .cost import known_trigger_candidates
 
-    s = {**get_check("known_triggers").default_settings, **policy.settings_for("known_triggers")}
+    s = _check_settings(policy, "known_triggers")
     mnt, cmnt = int(s["max_new_tokens"]), int(s["code_max_new_tokens"])
     new = max(12, int(mnt * max(f, 0.5)))
     # The cap stops the screen; a survivor's holdout and controls follow it and are not cut.
@@ -382,9 +389,7 @@ def _persistence(plan, env, policy, f, share):
 
 def _scaled_prompts(check: str, floor: int) -> Callable:
     def apply(plan, env, policy, f, share):
-        from ..checks.registry import get_check
-
-        n = int({**get_check(check).default_settings, **policy.settings_for(check)}["max_prompts"])
+        n = int(_check_settings(policy, check)["max_prompts"])
         new = max(floor, int(n * f))
         _set(plan, check, {"max_prompts": new})
         _note(plan, check, f"max_prompts {n} -> {new}")
