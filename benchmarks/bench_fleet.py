@@ -47,10 +47,20 @@ def _single_audits() -> dict[str, dict]:
     return {r["model"]: r for r in data.get("rows", [])}
 
 
+def _fleet_json(out: Path, rc: int, stderr: str) -> dict:
+    """The fleet's summary, or exit 2 saying why there is none (the fleet itself failed)."""
+    path = out / "fleet.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"error: auditor fleet (exit {rc}) left no readable {path}: {exc}\n{stderr[-1500:]}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def run(out: Path, workers: int) -> dict:
     specs = load_specs(ROOT / "examples" / "models")
     first_rc, first_s, first_err = _cli("fleet", str(MANIFEST), "--output-dir", str(out), "--workers", str(workers))
-    fleet = json.loads((out / "fleet.json").read_text(encoding="utf-8"))
+    fleet = _fleet_json(out, first_rc, first_err)
     singles = _single_audits()
     rows = []
     for m in fleet["models"]:
@@ -68,7 +78,7 @@ def run(out: Path, workers: int) -> dict:
             row["same_as_single_audit"] = single["verdict"] == row["verdict"] and single_named == row["named"]
         rows.append(row)
     second_rc, second_s, second_err = _cli("fleet", str(MANIFEST), "--output-dir", str(out), "--workers", str(workers))
-    again = json.loads((out / "fleet.json").read_text(encoding="utf-8"))
+    again = _fleet_json(out, second_rc, second_err)
     verify_rc, verify_s, verify_err = _cli("verify", str(out))
     return {
         "manifest": str(MANIFEST.relative_to(ROOT)),
@@ -122,8 +132,14 @@ def main() -> int:
     if args.docs:
         require_block(args.docs, "fleet-zoo")
     if args.tables_only:
+        if not RESULTS.is_file():
+            print(f"error: no results to tabulate: {RESULTS} (run the benchmark first)", file=sys.stderr)
+            return 2
         res = json.loads(RESULTS.read_text(encoding="utf-8"))
     elif args.out:
+        if args.out.exists() and not args.out.is_dir():
+            print(f"error: --out {args.out} is not a folder", file=sys.stderr)
+            return 2
         args.out.mkdir(parents=True, exist_ok=True)
         res = run(args.out, args.workers)
     else:

@@ -72,3 +72,18 @@ def test_benchmarks_check_the_docs_page_before_running(tmp_path, script, args):
 )
 def test_the_docs_hold_the_blocks_their_benchmarks_write(page, block):
     require_block(ROOT / page, block)
+
+
+def test_fleet_benchmark_fails_closed_on_a_bad_output_folder_or_a_fleet_that_wrote_nothing(tmp_path, capsys):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_fleet.py"), "--out", str(not_a_folder)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 2 and "is not a folder" in proc.stderr and "Traceback" not in proc.stderr
+    import bench_fleet
+
+    with pytest.raises(SystemExit) as exc:
+        bench_fleet._fleet_json(tmp_path, 2, "the fleet's own error")
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "left no readable" in err and "the fleet's own error" in err
